@@ -1,0 +1,1 @@
+"""Streaming analyzers: each one module with one class, fed PacketBatch by PacketBatch."""

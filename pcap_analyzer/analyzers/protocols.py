@@ -1,0 +1,91 @@
+"""Protocol distribution: a tshark-like hierarchy (link / network / transport / DNS), packets and bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.decode.packets import L3, Undecoded
+from pcap_analyzer.report.model import ProtocolShare
+
+_LINKS = {
+    1: "Ethernet",
+    113: "Linux SLL",
+    276: "Linux SLL2",
+    0: "Null/Loopback",
+    108: "Loopback",
+    12: "Raw IP",
+    14: "Raw IP",
+    101: "Raw IP",
+    228: "Raw IPv4",
+    229: "Raw IPv6",
+}
+_L3 = {L3.NONE: "Undecoded", L3.IPV4: "IPv4", L3.IPV6: "IPv6", L3.ARP: "ARP", L3.OTHER: "Other L3"}
+# transport class per IP protocol: 0 none / other, 1 TCP, 2 UDP, 3 ICMP, 4 ICMPv6, 5 fragment (no header)
+_L4_CLASS = np.zeros(256, np.int64)
+for _p, _c in ((6, 1), (17, 2), (1, 3), (58, 4)):
+    _L4_CLASS[_p] = _c
+_L4_NAMES = ["Other", "TCP", "UDP", "ICMP", "ICMPv6", "Fragment"]
+
+
+class ProtocolAnalyzer:
+    """Counts each packet once per level it reaches, e.g. "Ethernet", "Ethernet/IPv4",
+    "Ethernet/IPv4/UDP", "Ethernet/IPv4/UDP/DNS" (so a parent's count includes its children's)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, list[int]] = {}
+
+    def update(self, batch: PacketBatch) -> None:
+        """Add one chunk (vectorized: one code per packet, one bincount)."""
+        p = batch.packets
+        n = len(p)
+        if n == 0:
+            return
+        l3 = np.minimum(p.l3, 4).astype(np.int64)  # L3 values 0..4
+        is_ip = (l3 == L3.IPV4) | (l3 == L3.IPV6)
+        l4 = np.where(is_ip, _L4_CLASS[p.ip_proto], -1)
+        l4 = np.where(is_ip & (p.undecoded == Undecoded.NON_FIRST_FRAGMENT), 5, l4)
+        dns = p.is_dns.astype(np.int64)
+        link = p.linktype.astype(np.int64)
+        code = ((link * 5 + l3) * 7 + (l4 + 1)) * 2 + dns
+        lo, hi = int(code.min()), int(code.max())
+        if hi - lo < 4096:  # one link type in the chunk (the usual case): a plain bincount
+            pk = np.bincount(code - lo)
+            u = np.flatnonzero(pk)
+            by = np.bincount(code - lo, weights=p.wirelen)[u]
+            pk, u = pk[u], u + lo
+        else:
+            u, inv = np.unique(code, return_inverse=True)
+            pk = np.bincount(inv.ravel())
+            by = np.bincount(inv.ravel(), weights=p.wirelen)
+        for c, np_, nb in zip(u.tolist(), pk.tolist(), by.tolist(), strict=True):
+            for path in _paths(c):
+                e = self._counts.setdefault(path, [0, 0])
+                e[0] += int(np_)
+                e[1] += int(nb)
+
+    def finalize(self) -> list[ProtocolShare]:
+        """Every level seen, in hierarchy order (parents before children), larger first among siblings."""
+
+        def sort_key(path: str) -> tuple[tuple[int, str], ...]:
+            parts = path.split("/")
+            return tuple((-self._counts["/".join(parts[: i + 1])][1], parts[i]) for i in range(len(parts)))
+
+        return [
+            ProtocolShare(protocol=k, packets=v[0], bytes=v[1])
+            for k, v in sorted(self._counts.items(), key=lambda kv: sort_key(kv[0]))
+        ]
+
+
+def _paths(code: int) -> list[str]:
+    dns, code = code % 2, code // 2
+    l4, code = code % 7 - 1, code // 7
+    l3, link = code % 5, code // 5
+    parts = [_LINKS.get(link, f"Link type {link}")]
+    if l3 != L3.NONE:
+        parts.append(_L3[L3(l3)])
+        if l4 >= 0:
+            parts.append(_L4_NAMES[l4])
+            if dns:
+                parts.append("DNS")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]

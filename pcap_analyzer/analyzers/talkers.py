@@ -1,0 +1,206 @@
+"""Top talkers (by source address) and conversations (by unordered address pair), as tshark counts them."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from pcap_analyzer.analyzers.common import NON_IP, NS, format_addr, grow, ip_mask
+from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.report.model import Conversation, Talker
+
+_NONIP = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # sentinel address for packets without an IP header
+_I64_MAX = np.iinfo(np.int64).max
+
+
+class TalkersAnalyzer:
+    """Counts frame.len bytes and frames per directed (src, dst) address pair, with bounded state.
+
+    Packets of a flow-tracked conversation are summed per (conversation id, direction) in arrays; the
+    few others (non-IP, untracked) per address pair. Addresses are grouped only at finalize.
+    """
+
+    def __init__(self, top_n: int = 20) -> None:
+        self.top_n = top_n
+        # per conversation id x direction: src/dst address halves, packets, bytes, first/last ts
+        self._addr = np.zeros((0, 2, 4), np.uint64)
+        self._cnt = np.zeros((0, 2, 2), np.int64)
+        self._ts = np.zeros((0, 2, 2), np.int64)
+        self._n_conv = 0
+        self._other: dict[tuple[int, int, int, int], list[int]] = {}
+
+    def update(self, batch: PacketBatch) -> None:
+        """Add one chunk."""
+        p, f = batch.packets, batch.flows
+        if len(p) == 0:
+            return
+        is_ip = ip_mask(p.l3)
+        wl = p.wirelen.astype(np.int64)
+        tracked = (f.conv >= 0) & is_ip
+        tix = np.flatnonzero(tracked)
+        if tix.size:
+            self._add_tracked(batch, tix, wl[tix])
+        rest = np.flatnonzero(~tracked)
+        if rest.size:
+            ip = is_ip[rest]
+            sh, sl, dh, dl = (np.where(ip, c[rest], _NONIP) for c in (p.src_hi, p.src_lo, p.dst_hi, p.dst_lo))
+            self._add_untracked(sh, sl, dh, dl, wl[rest], p.ts_ns[rest])
+
+    def _add_tracked(self, batch: PacketBatch, tix: npt.NDArray[np.intp], wl: npt.NDArray[np.int64]) -> None:
+        p, f = batch.packets, batch.flows
+        conv = f.conv[tix]
+        top = int(conv.max()) + 1
+        if top > self._addr.shape[0]:
+            old = self._addr.shape[0]
+            self._addr = grow(self._addr, top)
+            self._cnt = grow(self._cnt, top)
+            self._ts = grow(self._ts, top)
+            self._ts[old:, :, 0] = -1
+        self._n_conv = max(self._n_conv, top)
+        key = conv * 2 + f.direction[tix]
+        new_at = _accumulate(key, wl, p.ts_ns[tix], self._cnt.reshape(-1, 2), self._ts.reshape(-1, 2))
+        if new_at.size:
+            at = tix[new_at]
+            self._addr.reshape(-1, 4)[key[new_at]] = np.stack(
+                [p.src_hi[at], p.src_lo[at], p.dst_hi[at], p.dst_lo[at]], axis=1
+            )
+
+    def _add_untracked(
+        self,
+        sh: npt.NDArray[np.uint64],
+        sl: npt.NDArray[np.uint64],
+        dh: npt.NDArray[np.uint64],
+        dl: npt.NDArray[np.uint64],
+        wl: npt.NDArray[np.int64],
+        ts: npt.NDArray[np.int64],
+    ) -> None:
+        rows = np.stack([sh, sl, dh, dl], axis=1)
+        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        pk = np.bincount(inv)
+        by = np.bincount(inv, weights=wl).astype(np.int64)
+        lo = np.full(len(uniq), _I64_MAX, np.int64)
+        hi = np.full(len(uniq), -1, np.int64)
+        np.minimum.at(lo, inv, ts)
+        np.maximum.at(hi, inv, ts)
+        for i, r in enumerate(uniq.tolist()):
+            e = self._other.setdefault(tuple(r), [0, 0, int(_I64_MAX), -1])
+            e[0] += int(pk[i])
+            e[1] += int(by[i])
+            e[2] = min(e[2], int(lo[i]))
+            e[3] = max(e[3], int(hi[i]))
+
+    def _directed(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """All directed entries: addresses (m, 4) and [packets, bytes, first_ts, last_ts] (m, 4)."""
+        n = self._n_conv
+        addr = self._addr[:n].reshape(-1, 4)
+        vals = np.concatenate([self._cnt[:n].reshape(-1, 2), self._ts[:n].reshape(-1, 2)], axis=1)
+        used = vals[:, 0] > 0
+        addr, vals = addr[used], vals[used]
+        if self._other:
+            oa = np.array(list(self._other.keys()), np.uint64).reshape(-1, 4)
+            ov = np.array(list(self._other.values()), np.int64).reshape(-1, 4)
+            addr, vals = np.concatenate([addr, oa]), np.concatenate([vals, ov])
+        return addr, vals
+
+    def finalize(self) -> tuple[list[Talker], list[Conversation]]:
+        """Top talkers by bytes sent and top conversations by bytes (ties by address text)."""
+        addr, vals = self._directed()
+        if addr.shape[0] == 0:
+            return [], []
+        return self._talkers(addr, vals), self._conversations(addr, vals)
+
+    def _talkers(self, addr: npt.NDArray[np.uint64], vals: npt.NDArray[np.int64]) -> list[Talker]:
+        both = np.concatenate([addr[:, :2], addr[:, 2:]])
+        uniq, inv = np.unique(both, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        m = addr.shape[0]
+        sent, recv = inv[:m], inv[m:]
+        k = len(uniq)
+        tx_b = np.bincount(sent, weights=vals[:, 1], minlength=k)
+        tx_p = np.bincount(sent, weights=vals[:, 0], minlength=k)
+        rx_b = np.bincount(recv, weights=vals[:, 1], minlength=k)
+        rx_p = np.bincount(recv, weights=vals[:, 0], minlength=k)
+        names = [_name(h, lo) for h, lo in uniq.tolist()]
+        order = sorted((i for i in range(k) if tx_p[i] > 0), key=lambda i: (-tx_b[i], names[i]))
+        return [
+            Talker(
+                address=names[i],
+                bytes=int(tx_b[i]),
+                packets=int(tx_p[i]),
+                bytes_received=int(rx_b[i]),
+                packets_received=int(rx_p[i]),
+            )
+            for i in order[: self.top_n]
+        ]
+
+    def _conversations(self, addr: npt.NDArray[np.uint64], vals: npt.NDArray[np.int64]) -> list[Conversation]:
+        swap = (addr[:, 0] > addr[:, 2]) | ((addr[:, 0] == addr[:, 2]) & (addr[:, 1] > addr[:, 3]))
+        pair = np.where(swap[:, None], addr[:, [2, 3, 0, 1]], addr)
+        uniq, inv = np.unique(pair, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        k = len(uniq)
+        pk = np.bincount(inv, weights=vals[:, 0], minlength=k)
+        by = np.bincount(inv, weights=vals[:, 1], minlength=k)
+        lo_to_hi = np.bincount(inv, weights=np.where(swap, 0, vals[:, 1]), minlength=k)
+        first = np.full(k, _I64_MAX, np.int64)
+        last = np.full(k, -1, np.int64)
+        np.minimum.at(first, inv, vals[:, 2])
+        np.maximum.at(last, inv, vals[:, 3])
+        # A is the sender of the pair's first packet (as tshark -z conv,ip)
+        by_time = np.argsort(vals[:, 2], kind="stable")
+        u, at = np.unique(inv[by_time], return_index=True)
+        first_row = np.zeros(k, np.int64)
+        first_row[u] = by_time[at]
+        names = [(_name(r[0], r[1]), _name(r[2], r[3])) for r in uniq.tolist()]
+        order = sorted(range(k), key=lambda i: (-by[i], " <-> ".join(names[i])))[: self.top_n]
+        out = []
+        for i in order:
+            a, b = names[i]
+            ab, ba = int(lo_to_hi[i]), int(by[i] - lo_to_hi[i])
+            if swap[first_row[i]]:
+                a, b, ab, ba = b, a, ba, ab
+            dur = (last[i] - first[i]) / NS
+            out.append(
+                Conversation(
+                    a=a,
+                    b=b,
+                    packets=int(pk[i]),
+                    bytes=int(by[i]),
+                    bytes_ab=ab,
+                    bytes_ba=ba,
+                    first_ts=first[i] / NS,
+                    duration_s=dur,
+                    throughput_bps=by[i] * 8 / dur if dur > 0 else 0.0,
+                )
+            )
+        return out
+
+    def limits(self) -> dict[str, int]:
+        """Caps applied to the result lists."""
+        return {"top_talkers": self.top_n, "conversations": self.top_n}
+
+
+def _name(hi: int, lo: int) -> str:
+    return NON_IP if hi == int(_NONIP) and lo == int(_NONIP) else format_addr(hi, lo)
+
+
+@numba.njit(cache=True)
+def _accumulate(
+    key: np.ndarray, wl: np.ndarray, ts: np.ndarray, cnt: np.ndarray, tsv: np.ndarray
+) -> np.ndarray:
+    """Packets, bytes, first and last time (capture order, as tshark -z conv) per key; returns the
+    positions of keys seen for the first time."""
+    new = np.empty(key.shape[0], np.int64)
+    n_new = 0
+    for i in range(key.shape[0]):
+        k = key[i]
+        if tsv[k, 0] < 0:
+            tsv[k, 0] = ts[i]
+            new[n_new] = i
+            n_new += 1
+        tsv[k, 1] = ts[i]
+        cnt[k, 0] += 1
+        cnt[k, 1] += wl[i]
+    return new[:n_new]

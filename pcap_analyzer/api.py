@@ -1,0 +1,215 @@
+"""analyze(): one streaming pass over a capture, from the file to a complete AnalysisResult."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pcap_analyzer import __version__
+from pcap_analyzer.analyzers.bursts import BurstAnalyzer
+from pcap_analyzer.analyzers.dns import DnsAnalyzer
+from pcap_analyzer.analyzers.fragments import FragmentAnalyzer
+from pcap_analyzer.analyzers.gaps import GapAnalyzer
+from pcap_analyzer.analyzers.jitter import UdpStreamAnalyzer
+from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
+from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
+from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
+from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.capture.chunk import RecordChunk
+from pcap_analyzer.capture.linktypes import linktype_name
+from pcap_analyzer.capture.open import open_capture
+from pcap_analyzer.config import AnalysisConfig, resolve_config
+from pcap_analyzer.decode import decode_chunk
+from pcap_analyzer.decode.packets import PacketTable, Undecoded
+from pcap_analyzer.diagnose.findings import diagnose
+from pcap_analyzer.flows.tracker import FlowTracker
+from pcap_analyzer.progress import Phase, ProgressCallback
+from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator, WarningInfo
+from pcap_analyzer.tcp.analyzer import TcpAnalyzer
+
+
+def _noop(bytes_done: int, bytes_total: int, packets_done: int, phase: Phase) -> None:
+    return None
+
+
+class _CaptureFacts:
+    """Running capture-wide figures (frame counts and sizes, timestamps, undecoded reasons)."""
+
+    def __init__(self) -> None:
+        self.packets = self.bytes = self.captured = self.cut = self.tcp_data_segments = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.undecoded = np.zeros(len(Undecoded), np.int64)
+
+    def add(self, chunk: RecordChunk, packets: PacketTable) -> None:
+        n = len(chunk)
+        if n == 0:
+            return
+        self.packets += n
+        self.bytes += int(chunk.wirelen.sum(dtype=np.int64))
+        self.captured += int(chunk.caplen.sum(dtype=np.int64))
+        self.cut += int(np.count_nonzero(chunk.caplen < chunk.wirelen))
+        if self.first_ns is None:
+            self.first_ns = int(chunk.ts_ns[0])
+        self.last_ns = int(chunk.ts_ns[-1])
+        self.undecoded += np.bincount(packets.undecoded, minlength=len(Undecoded))[: len(Undecoded)]
+        data = (packets.ip_proto == 6) & (packets.payload_len > 0) & (packets.undecoded == Undecoded.OK)
+        self.tcp_data_segments += int(np.count_nonzero(data))
+
+    def info(self, path: Path, reader: Any) -> CaptureInfo:
+        first = self.first_ns / 1e9 if self.first_ns is not None else None
+        last = self.last_ns / 1e9 if self.last_ns is not None else None
+        duration = (self.last_ns - self.first_ns) / 1e9 if self.first_ns is not None and self.last_ns else 0.0
+        undecoded = {
+            Undecoded(i).name.lower(): int(v) for i, v in enumerate(self.undecoded) if i != Undecoded.OK and v
+        }
+        return CaptureInfo(
+            file_name=path.name,
+            file_size=path.stat().st_size,
+            format=reader.format,
+            compression=reader.compression,
+            link_types=sorted({linktype_name(int(t)) for t in reader.link_types}),
+            packets=self.packets,
+            bytes=self.bytes,
+            captured_bytes=self.captured,
+            cut_packets=self.cut,
+            first_ts=first,
+            last_ts=last,
+            duration_s=duration,
+            truncated=bool(reader.truncated),
+            warnings=[
+                WarningInfo(
+                    offset=w.offset, packet_index=w.packet_index, reason=w.reason, bytes_left=w.bytes_left
+                )
+                for w in reader.warnings
+            ],
+            undecoded=undecoded,
+        )
+
+
+class _Pipeline:
+    """The per-chunk stages and the streaming analyzers of one analysis."""
+
+    def __init__(self, cfg: AnalysisConfig) -> None:
+        self.cfg = cfg
+        self.facts = _CaptureFacts()
+        self.tracker = FlowTracker(tcp_idle_split_s=cfg.tcp_idle_split_s)
+        self.tcp = TcpAnalyzer(flagged_per_stream=cfg.max_flagged_packets, series_points=cfg.detail_points)
+        self.dns = DnsAnalyzer(max_list=cfg.max_dns_examples)
+        self.jitter = UdpStreamAnalyzer(
+            min_packets=cfg.udp_stream_min_packets, max_streams=cfg.max_udp_streams
+        )
+        self.gaps = GapAnalyzer(threshold_s=cfg.gap_threshold_s, max_gaps=cfg.max_gaps)
+        self.bursts = BurstAnalyzer(
+            window_s=cfg.burst_bucket_s,
+            factor=cfg.burst_factor,
+            min_packets=cfg.burst_min_packets,
+            max_bursts=cfg.max_gaps,
+        )
+        self.fragments = FragmentAnalyzer()
+        self.protocols = ProtocolAnalyzer()
+        self.talkers = TalkersAnalyzer(top_n=cfg.max_talkers)
+        self.throughput = ThroughputAnalyzer(bucket_s=cfg.timeline_bucket_s)
+        self.streaming = (
+            self.dns,
+            self.jitter,
+            self.gaps,
+            self.bursts,
+            self.fragments,
+            self.protocols,
+            self.talkers,
+            self.throughput,
+        )
+
+    def feed(self, chunk: RecordChunk) -> None:
+        packets = decode_chunk(chunk)
+        self.facts.add(chunk, packets)
+        flows = self.tracker.assign(packets)
+        tcp = self.tcp.update(packets, flows)
+        batch = PacketBatch(packets, flows, tcp)
+        for analyzer in self.streaming:
+            analyzer.update(batch)
+
+    def finish(self, result: AnalysisResult) -> None:
+        """Finalize every stage into `result` (whose `capture` is already set)."""
+        cfg = self.cfg
+        report = self.tcp.finalize(self.tracker.table())
+        result.tcp = report.summary()
+        if not result.tcp.data_segments:
+            result.tcp.data_segments = self.facts.tcp_data_segments
+        result.connections = report.connections(cfg.max_connections)
+        worst = [c.stream for c in result.connections[: cfg.detail_connections]]
+        result.connection_details = report.details(worst)
+        result.dns = self.dns.finalize()
+        result.udp_streams = self.jitter.finalize()
+        result.top_talkers, result.conversations = self.talkers.finalize()
+        result.throughput, result.timeline = self.throughput.finalize(self.dns.series())
+        result.fragmentation = self.fragments.finalize()
+        result.protocols = self.protocols.finalize()
+        result.gaps = self.gaps.finalize()
+        result.bursts = self.bursts.finalize()
+        limits = {
+            "connections": cfg.max_connections,
+            "flagged_packets": cfg.max_flagged_packets,
+            "connection_details": cfg.detail_connections,
+            "findings": cfg.max_findings,
+        }
+        for analyzer in self.streaming:
+            limits.update(getattr(analyzer, "limits", dict)())
+        result.limits = limits
+
+
+def analyze(
+    path: str | Path,
+    *,
+    config: AnalysisConfig | dict[str, Any] | str | Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Analyse one capture file in a single streaming pass.
+
+    Args:
+        path: a pcap or pcapng file, optionally gzip or zstd compressed.
+        config: an AnalysisConfig, a mapping of its fields, or the path of a YAML file; None = defaults.
+        on_progress: called as on_progress(bytes_done, bytes_total, packets_done, phase) at least once per
+            chunk and at each phase change.
+
+    Returns:
+        The AnalysisResult; a cut or damaged capture gives `capture.truncated=True` and warnings.
+
+    Raises:
+        CaptureFormatError: the file is not a capture. ConfigError: the configuration is invalid.
+
+    Example:
+        >>> result = analyze("capture.pcapng", config={"gap_threshold_s": 0.5})
+        >>> result.health.score, result.tcp.retransmissions
+    """
+    started = time.perf_counter()
+    cfg = resolve_config(config)
+    path = Path(path)
+    progress: ProgressCallback = on_progress or _noop
+    pipeline = _Pipeline(cfg)
+    with open_capture(path, chunk_bytes=cfg.chunk_bytes) as reader:
+        total = int(reader.bytes_total)
+        progress(0, total, 0, Phase.READING)
+        for chunk in reader:
+            pipeline.feed(chunk)
+            progress(int(reader.bytes_done), total, int(reader.packets_done), Phase.READING)
+        capture = pipeline.facts.info(path, reader)
+    packets = capture.packets
+    progress(total, total, packets, Phase.ANALYZING)
+    result = AnalysisResult(
+        generator=Generator(version=__version__),
+        analyzed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        capture=capture,
+        config=cfg.as_report_dict(),
+    )
+    pipeline.finish(result)
+    result.health, result.findings = diagnose(result, cfg)
+    progress(total, total, packets, Phase.REPORTING)
+    result.elapsed_s = round(time.perf_counter() - started, 3)
+    progress(total, total, packets, Phase.DONE)
+    return result

@@ -1,0 +1,18 @@
+"""PacketBatch: everything the streaming analyzers see for one chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcap_analyzer.decode.packets import PacketTable
+from pcap_analyzer.flows.model import FlowAssignment
+from pcap_analyzer.tcp.model import TcpChunkResult
+
+
+@dataclass(slots=True)
+class PacketBatch:
+    """One chunk after decode, flow assignment and TCP analysis; all arrays are aligned by packet."""
+
+    packets: PacketTable
+    flows: FlowAssignment
+    tcp: TcpChunkResult

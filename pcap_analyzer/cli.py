@@ -1,0 +1,207 @@
+"""The engine's command line: `pcap-analyzer analyze FILE`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pcap_analyzer.report.model import AnalysisResult
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Diagnose network performance from packet captures."
+)
+
+EXIT_BAD_INPUT = 2
+
+
+@app.callback()
+def _root() -> None:
+    """pcap-analyzer: network latency and performance diagnosis from pcap/pcapng captures."""
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def _default_paths(capture: Path, out_dir: Path) -> tuple[Path, Path]:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = out_dir / f"{capture.stem}-{stamp}"
+    return base.with_suffix(".json"), base.with_suffix(".html")
+
+
+def _write_html(result: AnalysisResult, path: Path) -> bool:
+    try:
+        from pcap_analyzer.report.html import write_html
+    except ImportError:
+        sys.stderr.write("warning: the HTML report is not available in this installation\n")
+        return False
+    write_html(result, path)
+    return True
+
+
+@app.command()
+def analyze(
+    file: Annotated[Path, typer.Argument(help="Capture file (pcap, pcapng; gzip/zstd compressed too).")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Folder for reports without an explicit path.")
+    ] = Path("reports"),
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of thresholds.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+) -> None:
+    """Analyse FILE; write JSON + HTML reports to --output-dir, or only those named by --json/--html."""
+    from pcap_analyzer.api import analyze as run_analysis
+    from pcap_analyzer.config import ConfigError, load_config
+    from pcap_analyzer.errors import CaptureFormatError
+    from pcap_analyzer.report.json import write_json
+
+    if not file.is_file():
+        raise _fail(f"{file}: no such capture file")
+    try:
+        cfg = load_config(config) if config is not None else None
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    if json_out is None and html_out is None:
+        json_out, html_out = _default_paths(file, output_dir)
+    show = not quiet and sys.stderr.isatty()
+    try:
+        if show:
+            with _RichProgress() as progress:
+                result = run_analysis(file, config=cfg, on_progress=progress)
+        else:
+            result = run_analysis(file, config=cfg)
+    except CaptureFormatError as exc:
+        raise _fail(f"{file}: {exc}") from None
+    except OSError as exc:
+        raise _fail(f"{file}: {exc.strerror or exc}") from None
+    written = []
+    try:
+        for path in (json_out, html_out):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        if json_out is not None:
+            written.append(write_json(result, json_out))
+        if html_out is not None and _write_html(result, html_out):
+            written.append(html_out)
+    except OSError as exc:
+        raise _fail(f"cannot write the report: {exc}") from None
+    if result.capture.truncated:
+        reasons = "; ".join(w.reason for w in result.capture.warnings[:2]) or "reading stopped early"
+        sys.stderr.write(
+            f"warning: the capture is truncated or damaged ({reasons}); "
+            f"results cover the first {result.capture.packets} packets\n"
+        )
+    if not quiet:
+        from rich.console import Console
+
+        console = Console()
+        _print_summary(console, result)
+        for path in written:
+            console.print(f"report: [bold]{path}[/]")
+
+
+class _RichProgress:
+    """A Rich progress bar (bytes, packets, ETA) fed by the engine's on_progress callback."""
+
+    def __enter__(self) -> _RichProgress:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description:<10}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[packets]:>12,} packets"),
+            TimeRemainingColumn(),
+            transient=True,
+            console=_stderr_console(),
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task("reading", total=None, packets=0)
+        return self
+
+    def __call__(self, bytes_done: int, bytes_total: int, packets_done: int, phase: object) -> None:
+        name = getattr(phase, "value", str(phase))
+        self._progress.update(
+            self._task,
+            completed=bytes_done,
+            total=bytes_total or None,
+            packets=packets_done,
+            description=name,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+
+def _stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _fmt(v: float | None, unit: str = " ms") -> str:
+    return "-" if v is None else f"{v:,.1f}{unit}"
+
+
+def _print_summary(console: Console, result: AnalysisResult) -> None:
+    from rich.table import Table
+
+    cap, tcp, dns, h = result.capture, result.tcp, result.dns, result.health
+    colour = "green" if h.score >= 80 else "yellow" if h.score >= 50 else "red"
+    t = Table(
+        title=f"{cap.file_name}: health [{colour}]{h.score}/100[/]", show_header=False, title_justify="left"
+    )
+    t.add_column("figure", style="bold")
+    t.add_column("value")
+    t.add_row(
+        "Capture", f"{cap.format}, {cap.packets:,} packets, {cap.bytes:,} bytes, {cap.duration_s:,.1f} s"
+    )
+    t.add_row(
+        "TCP",
+        f"{tcp.conversations:,} connections, {tcp.retransmissions:,} retransmissions "
+        f"({tcp.fast_retransmissions:,} fast), {tcp.duplicate_acks:,} dup ACKs, "
+        f"{tcp.zero_windows:,} zero windows, {tcp.resets:,} resets",
+    )
+    t.add_row(
+        "TCP timing",
+        f"handshake median {_fmt(tcp.handshake_ms.median)}, ACK RTT median "
+        f"{_fmt(tcp.ack_rtt_ms.median)} / p95 {_fmt(tcp.ack_rtt_ms.p95)}",
+    )
+    t.add_row(
+        "DNS",
+        f"{dns.queries:,} queries, {dns.unanswered:,} unanswered, response median "
+        f"{_fmt(dns.response_time_ms.median)} / p95 {_fmt(dns.response_time_ms.p95)}",
+    )
+    for r in h.reasons[:5]:
+        t.add_row(f"-{r.penalty:g}", r.message)
+    console.print(t)
+    if result.findings:
+        f = Table(title="Top findings", title_justify="left")
+        f.add_column("severity")
+        f.add_column("finding")
+        style = {"critical": "red", "warning": "yellow"}
+        for item in result.findings[:8]:
+            f.add_row(f"[{style.get(item.severity, 'cyan')}]{item.severity}[/]", item.title)
+        console.print(f)
+
+
+def main() -> None:
+    """Run the engine-only command line."""
+    app()

@@ -1,0 +1,230 @@
+"""The decode kernel: one Numba pass walking every packet's headers into PacketTable columns.
+
+Conventions (truncated is not malformed):
+- `ip_len > 0` exactly when the fixed IP header was decoded, so addresses, ip_proto and TTL are valid even if
+  `undecoded` says the packet was cut later (TRUNCATED_IP for cut IPv4 options / IPv6 extension headers,
+  TRUNCATED_L4 for a cut transport header).
+- Ports are filled as soon as their 4 bytes are captured, even if the rest of the TCP/UDP header is cut.
+- A TCP header whose fixed 20 bytes are captured is decoded (undecoded = OK) even when its options are cut;
+  only the options that are whole in the capture are read.
+- payload_len comes from the IP lengths (bounded by the wire length), never from caplen: it is tcp.len for
+  TCP, udp.length - 8 for UDP, the bytes after the 8-byte header for ICMP.
+- A bad TCP data offset (< 20 or beyond the IP payload) gives BAD_L4_HEADER with ports, seq, ack, flags and
+  window still filled, as tshark shows them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from pcap_analyzer.decode.codes import (
+    BAD_L4_HEADER,
+    L3_IPV4,
+    L3_IPV6,
+    OK,
+    OTHER_L4,
+    TRUNCATED_L4,
+)
+from pcap_analyzer.decode.dns import DNS_PORT, MDNS_PORT, TCP_LENGTH_PREFIX, decode_dns
+from pcap_analyzer.decode.fields import be16, be32
+from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
+from pcap_analyzer.decode.ipv4 import decode_ipv4
+from pcap_analyzer.decode.ipv6 import decode_ipv6
+from pcap_analyzer.decode.link import decode_link
+from pcap_analyzer.decode.tcp import (
+    TCP_ACK,
+    TCP_DSTPORT,
+    TCP_LEN,
+    TCP_OFF_FLAGS,
+    TCP_SEQ,
+    TCP_SRCPORT,
+    TCP_WIN,
+    decode_tcp_options,
+)
+from pcap_analyzer.decode.udp import UDP_LEN, UDP_LENGTH
+
+IPPROTO_ICMP = 1  # RFC 792
+IPPROTO_TCP = 6  # RFC 9293
+IPPROTO_UDP = 17  # RFC 768
+IPPROTO_ICMPV6 = 58  # RFC 4443
+PORTS_SIZE = 4  # source + destination port: what flows need even when the rest of the header is cut
+
+
+@njit(cache=True)
+def _is_dns_port(sport: int, dport: int) -> bool:
+    return sport == DNS_PORT or dport == DNS_PORT or sport == MDNS_PORT or dport == MDNS_PORT
+
+
+@njit(cache=True)
+def decode_packets(
+    buf,
+    data_offset,
+    caplen,
+    wirelen,
+    linktype,  # noqa: ANN001 (Numba kernel)
+    undecoded,
+    l3c,
+    vlan,
+    src_hi,
+    src_lo,
+    dst_hi,
+    dst_lo,
+    ip_proto,
+    ip_len,
+    ttl,
+    ip_id,
+    frag,
+    frag_offset,
+    l4_offset,
+    sport,
+    dport,
+    tcp_flags,
+    seq,
+    ack,
+    win,
+    tcp_hdr_len,
+    payload_len,
+    mss,
+    wscale,
+    sack_perm,
+    has_ts,
+    ts_val,
+    ts_ecr,
+    sack_count,
+    sack_left,
+    sack_right,
+    icmp_type,
+    icmp_code,
+    is_dns,
+    dns_id,
+    dns_flags,
+    dns_qdcount,
+    dns_ancount,
+    dns_qtype,
+    dns_qname_offset,
+) -> None:
+    """Decode every packet; columns must be zeroed (wscale = -1) beforehand. Offsets are per packet
+    except dns_qname_offset which is an offset in `buf`."""
+    n = data_offset.shape[0]
+    for i in range(n):
+        start = data_offset[i]
+        end = start + np.int64(caplen[i])
+        wire_end = start + max(np.int64(wirelen[i]), np.int64(caplen[i]))
+        l3, p, vl, reason = decode_link(buf, start, end, np.int64(linktype[i]))
+        l3c[i] = l3
+        vlan[i] = vl
+        if reason != OK:
+            undecoded[i] = reason
+            continue
+        if l3 == L3_IPV4:
+            reason, s, d, proto, length, hl, ident, fb, foff, l4, dend = decode_ipv4(buf, p, end, wire_end)
+            if length > 0:
+                src_lo[i] = s
+                dst_lo[i] = d
+        elif l3 == L3_IPV6:
+            (reason, shi, slo, dhi, dlo, proto, length, hl, ident, fb, foff, l4, dend) = decode_ipv6(
+                buf, p, end, wire_end
+            )
+            if length > 0:
+                src_hi[i] = shi
+                src_lo[i] = slo
+                dst_hi[i] = dhi
+                dst_lo[i] = dlo
+        else:
+            continue
+        ip_proto[i] = proto
+        ip_len[i] = length
+        ttl[i] = hl
+        ip_id[i] = ident
+        frag[i] = fb
+        frag_offset[i] = foff
+        if reason != OK:
+            undecoded[i] = reason
+            continue
+        l4_offset[i] = l4 - start
+        avail = end - l4  # captured bytes of the transport header and beyond
+        ip_payload = max(dend - l4, 0)
+        if proto == IPPROTO_TCP or proto == IPPROTO_UDP:
+            if avail >= PORTS_SIZE:
+                sport[i] = be16(buf, l4 + TCP_SRCPORT)
+                dport[i] = be16(buf, l4 + TCP_DSTPORT)
+        if proto == IPPROTO_TCP:
+            if avail < TCP_LEN:
+                undecoded[i] = TRUNCATED_L4
+                continue
+            seq[i] = be32(buf, l4 + TCP_SEQ)
+            ack[i] = be32(buf, l4 + TCP_ACK)
+            off_flags = be16(buf, l4 + TCP_OFF_FLAGS)
+            tcp_flags[i] = off_flags & 0x01FF
+            win[i] = be16(buf, l4 + TCP_WIN)
+            hlen = (off_flags >> 12) * 4
+            tcp_hdr_len[i] = hlen
+            if hlen < TCP_LEN or hlen > ip_payload:
+                undecoded[i] = BAD_L4_HEADER
+                continue
+            payload_len[i] = ip_payload - hlen
+            if hlen > TCP_LEN:
+                decode_tcp_options(
+                    buf,
+                    l4 + TCP_LEN,
+                    min(l4 + hlen, end),
+                    i,
+                    mss,
+                    wscale,
+                    sack_perm,
+                    has_ts,
+                    ts_val,
+                    ts_ecr,
+                    sack_count,
+                    sack_left,
+                    sack_right,
+                )
+            if _is_dns_port(sport[i], dport[i]) and ip_payload - hlen >= TCP_LENGTH_PREFIX + 12:
+                decode_dns(
+                    buf,
+                    l4 + hlen + TCP_LENGTH_PREFIX,
+                    end,
+                    i,
+                    is_dns,
+                    dns_id,
+                    dns_flags,
+                    dns_qdcount,
+                    dns_ancount,
+                    dns_qtype,
+                    dns_qname_offset,
+                )
+        elif proto == IPPROTO_UDP:
+            if avail < UDP_LEN:
+                undecoded[i] = TRUNCATED_L4
+                continue
+            ulen = be16(buf, l4 + UDP_LENGTH)
+            if ulen >= UDP_LEN and (ulen <= ip_payload or fb != 0):
+                payload_len[i] = ulen - UDP_LEN
+            else:
+                payload_len[i] = max(ip_payload - UDP_LEN, 0)
+            if _is_dns_port(sport[i], dport[i]):
+                decode_dns(
+                    buf,
+                    l4 + UDP_LEN,
+                    end,
+                    i,
+                    is_dns,
+                    dns_id,
+                    dns_flags,
+                    dns_qdcount,
+                    dns_ancount,
+                    dns_qtype,
+                    dns_qname_offset,
+                )
+        elif proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6:
+            if avail >= 2:
+                icmp_type[i] = buf[l4 + ICMP_TYPE]
+                icmp_code[i] = buf[l4 + ICMP_CODE]
+            if avail < ICMP_MIN:
+                undecoded[i] = TRUNCATED_L4
+                continue
+            payload_len[i] = max(ip_payload - ICMP_LEN, 0)
+        else:
+            l4_offset[i] = 0
+            undecoded[i] = OTHER_L4

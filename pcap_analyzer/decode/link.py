@@ -1,0 +1,156 @@
+"""Link layers: Ethernet + VLAN stacks, Linux SLL/SLL2, BSD null/loop, raw IP; finds the network layer."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from pcap_analyzer.decode.codes import (
+    BAD_IP_HEADER,
+    L3_ARP,
+    L3_IPV4,
+    L3_IPV6,
+    L3_NONE,
+    L3_OTHER,
+    NON_IP,
+    OK,
+    TRUNCATED_IP,
+    TRUNCATED_LINK,
+    UNSUPPORTED_LINKTYPE,
+)
+from pcap_analyzer.decode.fields import Header, be16, be32, le32
+
+# LINKTYPE_* values (https://www.tcpdump.org/linktypes.html)
+LINKTYPE_NULL = 0  # BSD loopback, AF in host byte order
+LINKTYPE_ETHERNET = 1
+DLT_RAW_12 = 12  # DLT_RAW on most platforms
+DLT_RAW_14 = 14  # DLT_RAW on OpenBSD
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108  # OpenBSD loopback, AF in network byte order
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+# EtherTypes (IEEE 802 numbers)
+ETHERTYPE_IP = 0x0800  # RFC 894
+ETHERTYPE_ARP = 0x0806  # RFC 826
+ETHERTYPE_IPV6 = 0x86DD  # RFC 2464
+ETHERTYPE_VLAN = 0x8100  # IEEE 802.1Q
+ETHERTYPE_QINQ = 0x88A8  # IEEE 802.1ad service tag
+ETHERTYPE_QINQ_OLD = 0x9100  # pre-standard QinQ
+ETHERTYPE_MIN = 0x0600  # values below are 802.3 lengths (IEEE 802.3 3.2.6)
+
+# BSD address families found in null/loop headers
+BSD_AF_INET = 2
+BSD_AF_INET6_BSD = 24  # NetBSD, OpenBSD
+BSD_AF_INET6_FREEBSD = 28
+BSD_AF_INET6_DARWIN = 30
+
+ETH = Header("eth", ("dst", 6), ("src", 6), ("type", 2))
+VLAN = Header("vlan", ("tci", 2), ("etype", 2))  # 802.1Q tag after the TPID; id = tci & 0x0FFF
+SLL = Header("sll", ("pkttype", 2), ("hatype", 2), ("halen", 2), ("src", 8), ("etype", 2))
+SLL2 = Header(
+    "sll2",
+    ("etype", 2),
+    ("reserved", 2),
+    ("ifindex", 4),
+    ("hatype", 2),
+    ("pkttype", 1),
+    ("halen", 1),
+    ("src", 8),
+)
+NULL = Header("null", ("family", 4))
+
+ETH_TYPE = ETH.offset("type")
+SLL_ETYPE = SLL.offset("etype")
+SLL2_ETYPE = SLL2.offset("etype")
+MAX_VLAN_TAGS = 8
+
+
+ETH_LEN = ETH.size
+VLAN_LEN = VLAN.size
+SLL_LEN = SLL.size
+SLL2_LEN = SLL2.size
+NULL_LEN = NULL.size
+
+
+@njit(cache=True)
+def _ethertype_l3(etype: int) -> int:
+    if etype == ETHERTYPE_IP:
+        return L3_IPV4
+    if etype == ETHERTYPE_IPV6:
+        return L3_IPV6
+    if etype == ETHERTYPE_ARP:
+        return L3_ARP
+    return L3_OTHER
+
+
+@njit(cache=True)
+def _af_l3(af: int) -> int:
+    if af == BSD_AF_INET:
+        return L3_IPV4
+    if af == BSD_AF_INET6_BSD or af == BSD_AF_INET6_FREEBSD or af == BSD_AF_INET6_DARWIN:
+        return L3_IPV6
+    return L3_OTHER
+
+
+@njit(cache=True)
+def _after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int]:
+    """Walk VLAN tags from an EtherType at p-2; returns (l3, l3 offset, outer vlan, reason)."""
+    vlan = 0
+    for k in range(MAX_VLAN_TAGS):
+        if etype != ETHERTYPE_VLAN and etype != ETHERTYPE_QINQ and etype != ETHERTYPE_QINQ_OLD:
+            break
+        if p + VLAN_LEN > end:
+            return L3_NONE, p, vlan, TRUNCATED_LINK
+        if k == 0:
+            vlan = be16(buf, p) & 0x0FFF
+        etype = be16(buf, p + 2)
+        p += VLAN_LEN
+    if etype < ETHERTYPE_MIN:
+        return L3_OTHER, p, vlan, NON_IP
+    l3 = _ethertype_l3(etype)
+    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP
+
+
+@njit(cache=True)
+def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int]:
+    """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason)."""
+    if linktype == LINKTYPE_ETHERNET:
+        if start + ETH_LEN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK
+        return _after_ethertype(buf, start + ETH_LEN, end, be16(buf, start + ETH_TYPE))
+    if linktype == LINKTYPE_LINUX_SLL:
+        if start + SLL_LEN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK
+        return _after_ethertype(buf, start + SLL_LEN, end, be16(buf, start + SLL_ETYPE))
+    if linktype == LINKTYPE_LINUX_SLL2:
+        if start + SLL2_LEN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK
+        return _after_ethertype(buf, start + SLL2_LEN, end, be16(buf, start + SLL2_ETYPE))
+    if linktype == LINKTYPE_RAW or linktype == DLT_RAW_12 or linktype == DLT_RAW_14:
+        if start >= end:
+            return L3_NONE, start, 0, TRUNCATED_IP
+        version = buf[start] >> 4
+        if version == 4:
+            return L3_IPV4, start, 0, OK
+        if version == 6:
+            return L3_IPV6, start, 0, OK
+        return L3_NONE, start, 0, BAD_IP_HEADER
+    if linktype == LINKTYPE_IPV4:
+        return L3_IPV4, start, 0, OK
+    if linktype == LINKTYPE_IPV6:
+        return L3_IPV6, start, 0, OK
+    if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        if start + NULL_LEN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK
+        if linktype == LINKTYPE_LOOP:
+            af = be32(buf, start)
+        else:  # host byte order of the capturing machine: accept both
+            af = le32(buf, start)
+            if af > 0xFFFF:
+                af = be32(buf, start)
+        l3 = _af_l3(af)
+        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP
+    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE

@@ -1,0 +1,1 @@
+"""Diagnosis: turn analysis numbers into a health score and ranked findings."""

@@ -1,0 +1,1 @@
+"""Flows: canonical bidirectional conversations and per-conversation aggregates."""

@@ -1,0 +1,1 @@
+"""Reports: the AnalysisResult model (JSON report) and the HTML report rendered from it."""

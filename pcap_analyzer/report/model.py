@@ -1,0 +1,321 @@
+"""AnalysisResult: the complete outcome of one analysis. Its JSON serialization is the JSON report.
+
+The key paths listed in docs/json-report.md are a stable contract; add fields, never rename or remove
+them without bumping SCHEMA_VERSION's major number.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stats(_Model):
+    """Summary of a sample of durations (ms). Percentiles use NumPy's default linear interpolation."""
+
+    count: int = 0
+    min: float | None = None
+    median: float | None = None
+    p95: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+class WarningInfo(_Model):
+    """Damage found in the capture (see pcap_analyzer.errors.CaptureWarning)."""
+
+    offset: int
+    packet_index: int
+    reason: str
+    bytes_left: int | None = None
+
+
+class CaptureInfo(_Model):
+    file_name: str
+    file_size: int
+    format: str  # "pcap" | "pcapng"
+    compression: str | None = None  # None | "gzip" | "zstd"
+    link_types: list[str] = Field(default_factory=list)  # LINKTYPE names, e.g. "ETHERNET", "LINUX_SLL"
+    packets: int = 0
+    bytes: int = 0  # sum of original (wire) lengths, as Wireshark's frame.len
+    captured_bytes: int = 0  # sum of captured lengths
+    cut_packets: int = 0  # caplen < wire length (snaplen)
+    first_ts: float | None = None  # epoch seconds
+    last_ts: float | None = None
+    duration_s: float = 0.0
+    truncated: bool = False  # reading stopped early on damage; see warnings
+    warnings: list[WarningInfo] = Field(default_factory=list)
+    undecoded: dict[str, int] = Field(default_factory=dict)  # reason name -> packets
+
+
+class TcpSummary(_Model):
+    """Capture-wide TCP figures. Counts are packets, as tshark counts frames carrying each flag."""
+
+    conversations: int = 0
+    packets: int = 0
+    payload_bytes: int = 0
+    data_segments: int = 0  # packets with TCP payload (denominator of retransmission rates)
+    retransmissions: int = 0  # tcp.analysis.retransmission (all kinds, as tshark)
+    fast_retransmissions: int = 0
+    spurious_retransmissions: int = 0
+    rto_retransmissions: int = 0  # ours: retransmissions not triggered by dup ACKs
+    out_of_order: int = 0
+    lost_segments: int = 0
+    ack_lost_segments: int = 0
+    duplicate_acks: int = 0
+    zero_windows: int = 0
+    zero_window_probes: int = 0
+    window_full: int = 0
+    window_updates: int = 0
+    keep_alives: int = 0
+    resets: int = 0  # packets with RST
+    syn: int = 0  # packets with SYN and not ACK
+    syn_ack: int = 0
+    syn_retransmissions: int = 0
+    unanswered_connections: int = 0  # SYN never answered by SYN/ACK
+    refused_connections: int = 0  # SYN answered by RST
+    ack_rtt_ms: Stats = Field(default_factory=Stats)
+    handshake_ms: Stats = Field(default_factory=Stats)  # first SYN -> first SYN/ACK
+    initial_rtt_ms: Stats = Field(default_factory=Stats)  # first SYN -> first ACK of the handshake
+    rto_ms: Stats = Field(default_factory=Stats)  # time from an original segment to its retransmission
+
+
+class DnsServer(_Model):
+    server: str
+    queries: int = 0
+    unanswered: int = 0
+    errors: int = 0
+    response_time_ms: Stats = Field(default_factory=Stats)
+
+
+class DnsQueryInfo(_Model):
+    frame: int
+    ts: float
+    client: str
+    server: str
+    name: str
+    qtype: str
+    rcode: str | None = None
+    response_time_ms: float | None = None
+
+
+class DnsSummary(_Model):
+    queries: int = 0
+    responses: int = 0
+    unanswered: int = 0
+    retransmitted_queries: int = 0
+    unsolicited_responses: int = 0
+    response_time_ms: Stats = Field(default_factory=Stats)
+    rcodes: dict[str, int] = Field(default_factory=dict)  # rcode name (NOERROR, NXDOMAIN, ...) -> responses
+    histogram_ms: list[tuple[float, float, int]] = Field(default_factory=list)  # (lo, hi, count)
+    servers: list[DnsServer] = Field(default_factory=list)  # slowest first
+    unanswered_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped, see `limits`
+    error_responses: list[DnsQueryInfo] = Field(default_factory=list)  # capped
+    slowest_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped
+
+
+class UdpStream(_Model):
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    packets: int
+    bytes: int
+    duration_s: float
+    jitter_ms: Stats = Field(default_factory=Stats)  # RFC 3550 interarrival jitter over time
+    rtp_like: bool = False
+    rtp_lost: int | None = None  # sequence gaps, for RTP-like streams
+    first_frame: int = 0
+    jitter_last_ms: float | None = None  # RFC 3550 J after the last packet (the figure RTP tools report)
+    jitter_method: str = "capture_time"  # "capture_time" (D vs the median interval) or "rtp_timestamp"
+
+
+class Talker(_Model):
+    address: str
+    bytes: int  # sent
+    packets: int  # sent
+    bytes_received: int = 0
+    packets_received: int = 0
+
+
+class Conversation(_Model):
+    """Traffic between two addresses, all protocols (as tshark -z conv,ip)."""
+
+    a: str
+    b: str
+    packets: int
+    bytes: int
+    bytes_ab: int = 0
+    bytes_ba: int = 0
+    first_ts: float
+    duration_s: float
+    throughput_bps: float
+
+
+class FlaggedPacket(_Model):
+    frame: int
+    ts: float
+    direction: int  # 0 = client to server
+    flags: list[str]  # TcpAnalysis names, lower case (e.g. "retransmission")
+
+
+class TcpConnection(_Model):
+    """One TCP conversation (tcp.stream), like tshark -z conv,tcp plus health columns."""
+
+    stream: int
+    client: str
+    client_port: int
+    server: str
+    server_port: int
+    first_frame: int
+    first_ts: float
+    duration_s: float
+    packets_ab: int
+    packets_ba: int
+    bytes_ab: int
+    bytes_ba: int
+    payload_ab: int = 0
+    payload_ba: int = 0
+    throughput_bps: float = 0.0
+    handshake_ms: float | None = None
+    rtt_ms: Stats = Field(default_factory=Stats)
+    retransmissions: int = 0
+    retransmission_pct: float = 0.0
+    fast_retransmissions: int = 0
+    duplicate_acks: int = 0
+    lost_segments: int = 0
+    out_of_order: int = 0
+    zero_windows: int = 0
+    window_full: int = 0
+    resets: int = 0
+    state: str = "OTH"  # Zeek conn_state: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH
+    rto_time_ms: float = 0.0  # time spent waiting for timeout-driven retransmissions
+    score: float = 0.0  # badness used to rank connections (higher = worse)
+    flagged: list[FlaggedPacket] = Field(default_factory=list)  # capped, see `limits`
+
+
+class SeriesPoint(_Model):
+    t: float  # seconds since the first packet
+    v: float
+
+
+class ConnectionDetail(_Model):
+    """Time series for the drill-down of one of the worst connections (downsampled)."""
+
+    stream: int
+    seq: list[tuple[float, int, int, int]] = Field(default_factory=list)  # (t, rel_seq, len, analysis bits)
+    ack: list[tuple[float, int]] = Field(default_factory=list)  # reverse direction (t, rel_ack)
+    window: list[tuple[float, int]] = Field(default_factory=list)  # (t, receive window of the receiver)
+
+
+class Timeline(_Model):
+    """Per-bucket series on a common time axis (seconds since first packet)."""
+
+    bucket_s: float = 1.0
+    start_ts: float | None = None
+    bytes_ab: list[int] = Field(default_factory=list)  # per bucket, TCP/UDP initiator to responder
+    bytes_ba: list[int] = Field(default_factory=list)
+    bytes_total: list[int] = Field(default_factory=list)  # all packets
+    packets: list[int] = Field(default_factory=list)
+    events: dict[str, list[int]] = Field(default_factory=dict)  # e.g. "retransmission" -> count per bucket
+    rtt_ms: list[SeriesPoint] = Field(default_factory=list)  # downsampled ACK RTT samples
+    dns_ms: list[SeriesPoint] = Field(default_factory=list)  # DNS response times
+    top_connections: dict[str, list[int]] = Field(default_factory=dict)  # "stream N" -> bytes per bucket
+
+
+class Throughput(_Model):
+    bytes: int = 0
+    duration_s: float = 0.0
+    bits_per_s: float = 0.0
+    max_1s_bits_per_s: float = 0.0
+
+
+class Fragmentation(_Model):
+    fragments: int = 0
+    datagrams: int = 0  # distinct fragmented datagrams
+    reassembled: int = 0  # all fragments seen
+    incomplete: int = 0
+    incomplete_examples: list[str] = Field(default_factory=list)
+
+
+class ProtocolShare(_Model):
+    protocol: str
+    packets: int
+    bytes: int
+
+
+class Gap(_Model):
+    start_ts: float
+    duration_s: float
+    after_frame: int
+
+
+class Burst(_Model):
+    start_ts: float
+    duration_s: float
+    packets: int
+    bytes: int
+    peak_bps: float
+
+
+class HealthReason(_Model):
+    code: str
+    message: str
+    penalty: float
+
+
+class Health(_Model):
+    score: int = 100  # 0..100
+    reasons: list[HealthReason] = Field(default_factory=list)
+
+
+class Evidence(_Model):
+    streams: list[int] = Field(default_factory=list)  # tcp.stream ids
+    frames: list[int] = Field(default_factory=list)  # frame numbers (capped)
+    flows: list[str] = Field(default_factory=list)  # "10.0.0.1:5000 -> 10.0.0.2:80"
+
+
+class Finding(_Model):
+    id: str  # stable kind, e.g. "tcp.loss", "dns.unanswered"
+    severity: str  # "critical" | "warning" | "info"
+    title: str
+    detail: str
+    impact: float  # ranking key, higher first
+    evidence: Evidence = Field(default_factory=Evidence)
+
+
+class Generator(_Model):
+    name: str = "pcap-analyzer"
+    version: str
+
+
+class AnalysisResult(_Model):
+    """Everything one analysis found; `model_dump_json()` is the JSON report."""
+
+    schema_version: str = SCHEMA_VERSION
+    generator: Generator
+    analyzed_at: str  # ISO 8601 UTC
+    elapsed_s: float = 0.0
+    capture: CaptureInfo
+    tcp: TcpSummary = Field(default_factory=TcpSummary)
+    dns: DnsSummary = Field(default_factory=DnsSummary)
+    udp_streams: list[UdpStream] = Field(default_factory=list)
+    top_talkers: list[Talker] = Field(default_factory=list)
+    conversations: list[Conversation] = Field(default_factory=list)
+    connections: list[TcpConnection] = Field(default_factory=list)  # worst first, capped, see `limits`
+    connection_details: list[ConnectionDetail] = Field(default_factory=list)
+    timeline: Timeline = Field(default_factory=Timeline)
+    throughput: Throughput = Field(default_factory=Throughput)
+    fragmentation: Fragmentation = Field(default_factory=Fragmentation)
+    protocols: list[ProtocolShare] = Field(default_factory=list)
+    gaps: list[Gap] = Field(default_factory=list)
+    bursts: list[Burst] = Field(default_factory=list)
+    health: Health = Field(default_factory=Health)
+    findings: list[Finding] = Field(default_factory=list)  # most impact first
+    limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
+    config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

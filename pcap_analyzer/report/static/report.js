@@ -1,0 +1,372 @@
+/* pcap-analyzer HTML report: charts, connections table and drill-down, drawn from the JSON data island.
+   Capture strings only ever reach the page through textContent (never innerHTML). */
+(function () {
+  "use strict";
+
+  var FORMAT = "pcap-analyzer-html/1";
+  // TcpAnalysis bits (pcap_analyzer/tcp/model.py) shown in the sequence graph.
+  var RETRANSMISSION = 1, FAST_RETRANSMISSION = 2, SPURIOUS = 4, OUT_OF_ORDER = 8, LOST = 16;
+  var PAGE_SIZE = 100;
+
+  /* Plotly.js creates <style> elements when it loads and when it plots. Under a nonce-based CSP they
+     need our script's nonce, so style elements created by script get it before they are inserted
+     (this file is loaded before plotly.min.js for that reason). */
+  var NONCE = document.currentScript ? document.currentScript.nonce : "";
+  if (NONCE) {
+    var createElement = document.createElement;
+    document.createElement = function (tag) {
+      var node = createElement.apply(document, arguments);
+      if (String(tag).toLowerCase() === "style") node.nonce = NONCE;
+      return node;
+    };
+  }
+
+  function gunzipJson(b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse);
+  }
+
+  /* Rows of the connections table: row-major, or column-major in a compressed payload. */
+  function tableRows(t) {
+    if (t.rows) return t.rows;
+    var cols = t.column_values, rows = new Array(t.count);
+    for (var r = 0; r < t.count; r++) {
+      var row = new Array(cols.length);
+      for (var c = 0; c < cols.length; c++) row[c] = cols[c][r];
+      rows[r] = row;
+    }
+    return rows;
+  }
+
+  /* Inverse of html_data.island_payload: resolves to the JSON report exactly as result.model_dump(mode="json"). */
+  function expand(payload) {
+    if (!payload || payload.format !== FORMAT) return Promise.reject(new Error("unknown report data format"));
+    var result = payload.result_gzip ? gunzipJson(payload.result_gzip) : Promise.resolve(payload.result);
+    return result.then(function (res) {
+      var data = Object.assign({}, res), t = data.connections;
+      data.connections = tableRows(t).map(function (row) {
+        var c = {};
+        t.columns.forEach(function (k, i) { c[k] = row[i]; });
+        var s = {};
+        t.stats_keys.forEach(function (k, i) { s[k] = c.rtt_ms[i]; });
+        c.rtt_ms = s;
+        c.flagged = c.flagged.map(function (p) {
+          var o = {};
+          t.flagged_keys.forEach(function (k, i) { o[k] = p[i]; });
+          return o;
+        });
+        return c;
+      });
+      return data;
+    });
+  }
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function fixed(v, d) { return v === null || v === undefined ? "–" : Number(v).toFixed(d); }
+  function bytes(n) {
+    var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return i === 0 ? n + " B" : n.toFixed(1) + " " + u[i];
+  }
+  function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+
+  function baseLayout(extra) {
+    var layout = {
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: css("--fg"), size: 12 },
+      margin: { l: 60, r: 20, t: 30, b: 40 },
+      legend: { orientation: "h", y: 1.06 },
+      hovermode: "closest",
+    };
+    Object.assign(layout, extra || {});
+    layout.xaxis = Object.assign({ zeroline: false }, layout.xaxis || {});
+    var grid = css("--line");
+    Object.keys(layout).forEach(function (k) {
+      if (/^[xy]axis\d*$/.test(k)) layout[k] = Object.assign({ gridcolor: grid, zerolinecolor: grid }, layout[k]);
+    });
+    return layout;
+  }
+  var CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["sendDataToCloud"] };
+  var charts = [];
+  function plot(id, traces, layout) {
+    var node = document.getElementById(id);
+    if (!node || typeof Plotly === "undefined") return;
+    Plotly.newPlot(node, traces, baseLayout(layout), CONFIG);
+    if (charts.indexOf(node) < 0) charts.push(node);
+  }
+
+  /* ---- timeline: four panels sharing one time axis ---- */
+  function timeline(data) {
+    var tl = data.timeline, b = tl.bucket_s || 1, traces = [];
+    var xs = tl.bytes_total.map(function (_, i) { return i * b; });
+    function mbps(arr) { return arr.map(function (v) { return v * 8 / b / 1e6; }); }
+    traces.push({ name: "client → server", x: xs, y: mbps(tl.bytes_ab), mode: "lines", line: { width: 1.5 } });
+    traces.push({ name: "server → client", x: xs, y: mbps(tl.bytes_ba), mode: "lines", line: { width: 1.5, dash: "dot" } });
+    traces.push({ name: "all packets", x: xs, y: mbps(tl.bytes_total), mode: "lines", line: { width: 1, dash: "dash" }, visible: "legendonly" });
+    Object.keys(tl.top_connections).forEach(function (name) {
+      traces.push({ name: name, x: xs, y: mbps(tl.top_connections[name]), mode: "lines", line: { width: 1 }, visible: "legendonly" });
+    });
+    var symbols = ["x", "diamond", "square", "triangle-up", "circle-open", "star", "cross", "triangle-down"];
+    Object.keys(tl.events).forEach(function (name, k) {
+      var ex = [], ey = [];
+      tl.events[name].forEach(function (v, i) { if (v > 0) { ex.push(i * b); ey.push(v); } });
+      traces.push({ name: name.replace(/_/g, " "), x: ex, y: ey, yaxis: "y2", mode: "markers",
+        marker: { symbol: symbols[k % symbols.length], size: 8 } });
+    });
+    traces.push({ name: "ACK RTT (ms)", x: tl.rtt_ms.map(function (p) { return p.t; }), y: tl.rtt_ms.map(function (p) { return p.v; }),
+      yaxis: "y3", mode: "markers", marker: { size: 4, symbol: "circle" } });
+    traces.push({ name: "DNS response (ms)", x: tl.dns_ms.map(function (p) { return p.t; }), y: tl.dns_ms.map(function (p) { return p.v; }),
+      yaxis: "y4", mode: "markers", marker: { size: 6, symbol: "diamond" } });
+    plot("timeline-chart", traces, {
+      grid: { rows: 4, columns: 1, pattern: "coupled", roworder: "top to bottom" },
+      xaxis: { title: { text: "seconds since first packet" } },
+      yaxis: { title: { text: "Mbit/s" }, rangemode: "tozero" },
+      yaxis2: { title: { text: "events / bucket" }, rangemode: "tozero" },
+      yaxis3: { title: { text: "RTT ms" }, rangemode: "tozero" },
+      yaxis4: { title: { text: "DNS ms" }, rangemode: "tozero" },
+      legend: { orientation: "v", x: 1.01, y: 1, font: { size: 11 } },
+      margin: { l: 60, r: 10, t: 20, b: 40 },
+    });
+  }
+
+  function dnsHistogram(data) {
+    var h = data.dns.histogram_ms;
+    if (!h.length) return;
+    plot("dns-hist", [{
+      type: "bar", name: "responses",
+      x: h.map(function (r) { return (r[0] + r[1]) / 2; }), width: h.map(function (r) { return r[1] - r[0]; }),
+      y: h.map(function (r) { return r[2]; }),
+      hovertemplate: "%{y} responses<extra></extra>",
+    }], { xaxis: { title: { text: "response time (ms)" } }, yaxis: { title: { text: "responses" } }, showlegend: false });
+  }
+
+  /* ---- connections table ---- */
+  function total(a, b) { return a + b; }
+  var COLUMNS = [
+    { label: "Stream", get: function (c) { return c.stream; }, num: true },
+    { label: "Client", get: function (c) { return c.client + ":" + c.client_port; }, mono: true },
+    { label: "Server", get: function (c) { return c.server + ":" + c.server_port; }, mono: true },
+    { label: "State", get: function (c) { return c.state; } },
+    { label: "Packets", get: function (c) { return total(c.packets_ab, c.packets_ba); }, num: true },
+    { label: "Bytes", get: function (c) { return total(c.bytes_ab, c.bytes_ba); }, num: true, fmt: bytes },
+    { label: "Duration s", get: function (c) { return c.duration_s; }, num: true, fmt: function (v) { return fixed(v, 3); } },
+    { label: "Mbit/s", get: function (c) { return c.throughput_bps / 1e6; }, num: true, fmt: function (v) { return fixed(v, 3); } },
+    { label: "Handshake ms", get: function (c) { return c.handshake_ms; }, num: true, fmt: function (v) { return fixed(v, 1); } },
+    { label: "RTT median ms", get: function (c) { return c.rtt_ms.median; }, num: true, fmt: function (v) { return fixed(v, 1); } },
+    { label: "RTT p95 ms", get: function (c) { return c.rtt_ms.p95; }, num: true, fmt: function (v) { return fixed(v, 1); } },
+    { label: "Retr. %", get: function (c) { return c.retransmission_pct; }, num: true, fmt: function (v) { return fixed(v, 2); }, bad: function (v) { return v > 0; } },
+    { label: "Retr.", get: function (c) { return c.retransmissions; }, num: true, bad: function (v) { return v > 0; } },
+    { label: "Dup ACK", get: function (c) { return c.duplicate_acks; }, num: true },
+    { label: "Zero win", get: function (c) { return c.zero_windows; }, num: true, bad: function (v) { return v > 0; } },
+    { label: "RST", get: function (c) { return c.resets; }, num: true },
+    { label: "Score", get: function (c) { return c.score; }, num: true, fmt: function (v) { return fixed(v, 1); } },
+  ];
+
+  function ConnTable(data) {
+    this.all = data.connections;
+    this.details = {};
+    var self = this;
+    data.connection_details.forEach(function (d) { self.details[d.stream] = d; });
+    this.byStream = {};
+    this.all.forEach(function (c) { self.byStream[c.stream] = c; });
+    this.rows = this.all.slice();
+    this.sortCol = -1; this.sortDir = 1; this.page = 0; this.selected = null;
+    this.body = document.getElementById("conn-body");
+    this.buildHead();
+    var filter = document.getElementById("conn-filter");
+    filter.addEventListener("input", function () { self.filter(filter.value); });
+    document.getElementById("conn-prev").addEventListener("click", function () { self.go(self.page - 1); });
+    document.getElementById("conn-next").addEventListener("click", function () { self.go(self.page + 1); });
+    this.body.addEventListener("click", function (ev) {
+      var tr = ev.target.closest("tr");
+      if (tr) self.open(Number(tr.dataset.stream));
+    });
+    this.body.addEventListener("keydown", function (ev) {
+      var tr = ev.target.closest("tr");
+      if (!tr) return;
+      if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); self.open(Number(tr.dataset.stream)); }
+      else if (ev.key === "ArrowDown" && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
+      else if (ev.key === "ArrowUp" && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
+    });
+    this.render();
+  }
+  ConnTable.prototype.buildHead = function () {
+    var self = this, head = document.getElementById("conn-head");
+    this.ths = COLUMNS.map(function (col, i) {
+      var th = el("th"); th.scope = "col"; th.setAttribute("aria-sort", "none");
+      var btn = el("button", col.label); btn.type = "button";
+      btn.addEventListener("click", function () { self.sort(i); });
+      th.appendChild(btn); head.appendChild(th);
+      return th;
+    });
+  };
+  ConnTable.prototype.sort = function (i) {
+    // First click on a numeric column sorts descending (worst/biggest first), text ascending.
+    if (this.sortCol === i) this.sortDir = -this.sortDir;
+    else { this.sortCol = i; this.sortDir = COLUMNS[i].num ? -1 : 1; }
+    var get = COLUMNS[i].get, dir = this.sortDir;
+    this.rows.sort(function (a, b) {
+      var x = get(a), y = get(b);
+      if (x === y) return a.stream - b.stream;
+      if (x === null || x === undefined) return 1;  // missing values last in either direction
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * dir;
+    });
+    this.ths.forEach(function (th, k) {
+      th.setAttribute("aria-sort", k === i ? (dir > 0 ? "ascending" : "descending") : "none");
+    });
+    this.go(0);
+  };
+  ConnTable.prototype.filter = function (text) {
+    var q = text.trim().toLowerCase();
+    this.rows = !q ? this.all.slice() : this.all.filter(function (c) {
+      return (c.client + ":" + c.client_port + " " + c.server + ":" + c.server_port + " " + c.state + " " + c.stream)
+        .toLowerCase().indexOf(q) >= 0;
+    });
+    if (this.sortCol >= 0) { this.sortDir = -this.sortDir; this.sort(this.sortCol); } else this.go(0);
+  };
+  ConnTable.prototype.go = function (page) {
+    var pages = Math.max(1, Math.ceil(this.rows.length / PAGE_SIZE));
+    this.page = Math.min(Math.max(0, page), pages - 1);
+    this.render();
+  };
+  ConnTable.prototype.render = function () {
+    var start = this.page * PAGE_SIZE, slice = this.rows.slice(start, start + PAGE_SIZE);
+    var frag = document.createDocumentFragment(), self = this;
+    slice.forEach(function (c) {
+      var tr = el("tr"); tr.tabIndex = 0; tr.dataset.stream = c.stream; tr.id = "conn-" + c.stream;
+      if (self.selected === c.stream) tr.className = "selected";
+      COLUMNS.forEach(function (col) {
+        var v = col.get(c), td = el("td", col.fmt ? col.fmt(v) : v);
+        if (col.mono) td.className = "mono";
+        if (col.bad && col.bad(v)) td.className = "bad";
+        tr.appendChild(td);
+      });
+      frag.appendChild(tr);
+    });
+    this.body.replaceChildren(frag);
+    var pages = Math.max(1, Math.ceil(this.rows.length / PAGE_SIZE));
+    document.getElementById("conn-page").textContent = "Page " + (this.page + 1) + " of " + pages;
+    document.getElementById("conn-count").textContent = this.rows.length + " of " + this.all.length + " connections";
+    document.getElementById("conn-prev").disabled = this.page === 0;
+    document.getElementById("conn-next").disabled = this.page >= pages - 1;
+  };
+  ConnTable.prototype.open = function (stream) {
+    var c = this.byStream[stream];
+    if (!c) return false;
+    this.selected = stream;
+    this.render();
+    showDetail(c, this.details[stream]);
+    return true;
+  };
+
+  /* ---- drill-down ---- */
+  function showDetail(c, detail) {
+    var box = document.getElementById("conn-detail");
+    box.hidden = false;
+    document.getElementById("h-conn-detail").textContent =
+      "tcp.stream " + c.stream + ": " + c.client + ":" + c.client_port + " → " + c.server + ":" + c.server_port;
+    document.getElementById("conn-detail-summary").textContent =
+      "State " + c.state + ", first frame " + c.first_frame + ", " + fixed(c.duration_s, 3) + " s, " +
+      c.retransmissions + " retransmissions (" + fixed(c.retransmission_pct, 2) + " %), " +
+      c.duplicate_acks + " duplicate ACKs, " + c.zero_windows + " zero windows, " + fixed(c.rto_time_ms, 1) + " ms waiting for RTOs.";
+    var has = !!(detail && (detail.seq.length || detail.window.length));
+    document.getElementById("seq-chart").hidden = !has;
+    document.getElementById("win-chart").hidden = !has;
+    document.getElementById("conn-detail-nochart").hidden = has;
+    if (has) seqCharts(detail);
+    var body = document.getElementById("flagged-body"), frag = document.createDocumentFragment();
+    c.flagged.forEach(function (p) {
+      var tr = el("tr");
+      tr.appendChild(el("td", p.frame));
+      tr.appendChild(el("td", fixed(p.ts - (window.PcapReport.data.capture.first_ts || 0), 6)));
+      tr.appendChild(el("td", p.direction === 0 ? "client → server" : "server → client"));
+      tr.appendChild(el("td", p.flags.join(", ")));
+      frag.appendChild(tr);
+    });
+    if (!c.flagged.length) { var tr = el("tr"), td = el("td", "No flagged packet."); td.colSpan = 4; tr.appendChild(td); frag.appendChild(tr); }
+    body.replaceChildren(frag);
+    box.focus({ preventScroll: true });
+    box.scrollIntoView({ block: "start" });
+  }
+
+  function seqCharts(d) {
+    var normal = { x: [], y: [] }, retr = { x: [], y: [] }, ooo = { x: [], y: [] };
+    d.seq.forEach(function (s) {
+      var bits = s[3], target = normal;
+      if (bits & (RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS)) target = retr;
+      else if (bits & (OUT_OF_ORDER | LOST)) target = ooo;
+      target.x.push(s[0]); target.y.push(s[1]);
+    });
+    plot("seq-chart", [
+      { name: "segments", x: normal.x, y: normal.y, mode: "markers", marker: { size: 4, symbol: "line-ns-open" } },
+      { name: "retransmissions", x: retr.x, y: retr.y, mode: "markers", marker: { size: 9, symbol: "x", color: css("--poor") } },
+      { name: "out of order / after a gap", x: ooo.x, y: ooo.y, mode: "markers", marker: { size: 8, symbol: "diamond-open", color: css("--fair") } },
+      { name: "ACK", x: d.ack.map(function (a) { return a[0]; }), y: d.ack.map(function (a) { return a[1]; }), mode: "lines", line: { shape: "hv", width: 1 } },
+    ], { title: { text: "Sequence number over time (tcptrace)" }, xaxis: { title: { text: "seconds since first packet" } }, yaxis: { title: { text: "relative sequence number" } } });
+    plot("win-chart", [
+      { name: "receive window", x: d.window.map(function (w) { return w[0]; }), y: d.window.map(function (w) { return w[1]; }), mode: "lines+markers", line: { shape: "hv" }, marker: { size: 3 } },
+    ], { title: { text: "Receive window over time" }, xaxis: { title: { text: "seconds since first packet" } }, yaxis: { title: { text: "bytes" }, rangemode: "tozero" }, showlegend: false });
+  }
+
+  function localTimes() {
+    document.querySelectorAll("time.local-time").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) t.textContent = d.toLocaleString() + " local";
+    });
+  }
+
+  function openFromHash(table) {
+    var m = /^#conn-(\d+)$/.exec(location.hash);
+    if (m && !table.open(Number(m[1]))) {
+      document.getElementById("connections").scrollIntoView();
+    }
+  }
+
+  function main() {
+    var payload = JSON.parse(document.getElementById("report-data").textContent);
+    expand(payload).then(start, function (err) {
+      document.getElementById("conn-count").textContent = "The report data could not be read: " + err.message;
+      throw err;
+    });
+  }
+
+  function start(data) {
+    window.PcapReport = { data: data, expand: expand, ready: true };
+    localTimes();
+    var table = new ConnTable(data);
+    window.PcapReport.table = table;
+    timeline(data);
+    dnsHistogram(data);
+    document.querySelectorAll("a.conn-link").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        if (table.open(Number(a.dataset.stream))) ev.preventDefault();
+      });
+    });
+    window.addEventListener("hashchange", function () { openFromHash(table); });
+    openFromHash(table);
+    if (window.matchMedia) {
+      window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+        charts.forEach(function (node) {
+          if (node.hidden) return;
+          var update = { "font.color": css("--fg") };
+          Object.keys(node.layout).forEach(function (k) {
+            if (/^[xy]axis\d*$/.test(k)) { update[k + ".gridcolor"] = css("--line"); update[k + ".zerolinecolor"] = css("--line"); }
+          });
+          Plotly.relayout(node, update);
+        });
+      });
+    }
+  }
+
+  // Plotly.js is loaded after this file: start once the whole document has been parsed.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
+  else main();
+})();

@@ -1,0 +1,1 @@
+"""TCP analysis: per-connection sequence tracking with Wireshark's tcp.analysis.* definitions."""

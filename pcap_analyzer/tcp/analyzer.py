@@ -1,0 +1,146 @@
+"""TcpAnalyzer: the streaming TCP stage (one `update` per chunk, then `finalize`).
+
+Definitions follow Wireshark's tcp.analysis.* (see `tcp/expert.py`). Deliberate additions, reported
+beside tshark's figures rather than instead of them:
+- `RTO_RETRANSMISSION`: tshark's plain "retransmission" (neither fast nor spurious): a segment
+  resent after a timeout. Its `tcp.analysis.rto` (time since the eldest unacked segment) summed per
+  stream is the "time spent in RTO retransmissions".
+- `SYN_RETRANSMISSION`: a SYN or SYN/ACK sent again by the same side of one tcp.stream.
+- ACK RTT is tshark's own sample set (`tcp.analysis.ack_rtt`: only ACKs whose number equals the end
+  of an unacked segment, timed from the oldest such copy); no other estimator replaces it.
+
+Memory stays bounded whatever the capture: per-stream state is a few int64 per stream
+(`tcp/state.py`); ACK RTT / RTO samples are kept in float32/int32 arrays up to `max_samples` and
+then thinned by stride doubling (every 2nd kept, then every 4th ...), which keeps the quantiles
+unbiased; flagged packets are capped per stream and globally; detail series see `tcp/series.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from pcap_analyzer.decode.packets import PacketTable
+from pcap_analyzer.flows.model import FlowAssignment, FlowTable
+from pcap_analyzer.tcp.expert import analyze_chunk
+from pcap_analyzer.tcp.model import TcpChunkResult
+from pcap_analyzer.tcp.report import TcpReport
+from pcap_analyzer.tcp.samples import SampleBuffer
+from pcap_analyzer.tcp.series import SeriesStore
+from pcap_analyzer.tcp.state import S_NFLAGGED, TcpState
+
+
+class TcpAnalyzer:
+    """Per-connection TCP analysis with Wireshark's definitions, fed chunk by chunk.
+
+    Args:
+        flagged_per_stream: flagged packets kept per connection for the report.
+        flagged_total: flagged packets kept over the whole capture.
+        max_samples: ACK RTT (and RTO) samples kept before stride-doubling thinning.
+        series_slots: connections whose seq/ack/window series are kept for drill-down charts.
+        series_points: points kept per series (downsampled by stride doubling).
+
+    Example:
+        >>> tcp = TcpAnalyzer()
+        >>> for packets, flows in chunks:  # doctest: +SKIP
+        ...     result = tcp.update(packets, flows)
+        >>> report = tcp.finalize()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        flagged_per_stream: int = 200,
+        flagged_total: int = 100_000,
+        max_samples: int = 2_000_000,
+        series_slots: int = 32,
+        series_points: int = 1024,
+    ) -> None:
+        self.state = TcpState()
+        self.flagged_per_stream = flagged_per_stream
+        self.flagged_total = flagged_total
+        self.rtt = SampleBuffer(max_samples)
+        self.rto = SampleBuffer(max_samples)
+        self.series = SeriesStore(series_slots, series_points)
+        self._flagged: list[tuple[npt.NDArray[np.int64], ...]] = []
+        self._n_flagged = 0
+        self.first_ts_ns: int | None = None
+        self.packets = 0
+
+    def update(self, packets: PacketTable, flows: FlowAssignment) -> TcpChunkResult:
+        """Analyse one chunk (capture order); returns the per-packet tcp.analysis results."""
+        n = len(packets)
+        if len(flows.tcp_stream) != n:
+            raise ValueError(f"FlowAssignment has {len(flows.tcp_stream)} rows for {n} packets")
+        res = TcpChunkResult(
+            analysis=np.zeros(n, np.uint32),
+            ack_rtt_ns=np.full(n, -1, np.int64),
+            rto_ns=np.full(n, -1, np.int64),
+            window=np.full(n, -1, np.int64),
+            rel_seq=np.zeros(n, np.uint32),
+        )
+        if n == 0:
+            return res
+        if self.first_ts_ns is None:
+            self.first_ts_ns = int(packets.ts_ns[0])
+        stream = flows.tcp_stream
+        is_tcp = stream >= 0
+        n_tcp = int(np.count_nonzero(is_tcp))
+        if n_tcp == 0:
+            return res
+        self.packets += n_tcp
+        st = self.state
+        st.ensure(int(stream.max()), n_tcp)
+        keep = np.zeros(n, np.bool_)
+        analyze_chunk(
+            stream, flows.direction, packets.tcp_flags, packets.seq, packets.ack, packets.win,
+            packets.payload_len, packets.wscale, packets.ts_ns, packets.frame,
+            st.dirs, st.streams, st.counts, st.seg, st.free, self.flagged_per_stream,
+            st.streams[:, S_NFLAGGED],
+            res.analysis, res.ack_rtt_ns, res.rto_ns, res.window, res.rel_seq, keep,
+        )
+        self._collect(packets, flows, res, keep)
+        return res
+
+    def _collect(self, packets: PacketTable, flows: FlowAssignment, res: TcpChunkResult,
+                 keep: npt.NDArray[np.bool_]) -> None:
+        t0 = self.first_ts_ns or 0
+        has_rtt = np.flatnonzero(res.ack_rtt_ns >= 0)
+        if has_rtt.size:
+            self.rtt.add(flows.tcp_stream[has_rtt], (packets.ts_ns[has_rtt] - t0) / 1e9,
+                         res.ack_rtt_ns[has_rtt] / 1e9)
+        has_rto = np.flatnonzero(res.rto_ns >= 0)
+        if has_rto.size:
+            self.rto.add(flows.tcp_stream[has_rto], (packets.ts_ns[has_rto] - t0) / 1e9,
+                         res.rto_ns[has_rto] / 1e9)
+        kept = np.flatnonzero(keep)
+        room = self.flagged_total - self._n_flagged
+        if kept.size and room > 0:
+            kept = kept[:room]
+            self._flagged.append((
+                flows.tcp_stream[kept].astype(np.int64), packets.frame[kept].astype(np.int64),
+                packets.ts_ns[kept].astype(np.int64), flows.direction[kept].astype(np.int64),
+                res.analysis[kept].astype(np.int64),
+            ))
+            self._n_flagged += kept.size
+        self.series.update(packets, flows, res, self.state, t0)
+
+    def finalize(self, flow_table: FlowTable | None = None) -> TcpReport:
+        """Freeze the state into a `TcpReport` (call once, after the last chunk)."""
+        if self._flagged:
+            flagged = tuple(np.concatenate(cols) for cols in zip(*self._flagged, strict=True))
+        else:
+            flagged = tuple(np.zeros(0, np.int64) for _ in range(5))
+        n = self.state.n_streams
+        return TcpReport(
+            dirs=self.state.dirs[:n].copy(),
+            streams=self.state.streams[:n].copy(),
+            counts=self.state.counts[:n].copy(),
+            rtt=self.rtt.freeze(),
+            rto=self.rto.freeze(),
+            flagged=flagged,
+            series=self.series,
+            first_ts_ns=self.first_ts_ns or 0,
+            packets=self.packets,
+            flow_table=flow_table,
+        )

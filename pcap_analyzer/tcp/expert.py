@@ -1,0 +1,350 @@
+"""The Numba kernel reproducing Wireshark's tcp_analyze_sequence_number (tcp.analysis.* flags).
+
+It walks one chunk's TCP packets in capture order and updates the per-stream arrays of
+`tcp/state.py`. The checks, their order and their side effects follow packet-tcp.c (tshark 4.0,
+default preferences, two-pass): zero window probe, zero window, lost segment, keep-alive, window
+update, window full, keep-alive ACK, zero window probe ACK, duplicate ACK, ACKed unseen segment,
+spurious / fast retransmission, out-of-order, retransmission; then the unacked-segment list that
+yields tcp.analysis.ack_rtt (time from a segment to the ACK whose number equals its end).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from pcap_analyzer.tcp.state import (
+    D_BASESEQ,
+    D_BASESET,
+    D_DATA,
+    D_DUPACKNUM,
+    D_FIN,
+    D_FIRST_SYN_FRAME,
+    D_HEAD,
+    D_LASTACK,
+    D_LASTACKTIME,
+    D_LASTNONDUPACK,
+    D_LASTSEGFLAGS,
+    D_MAXSEQTOBEACKED,
+    D_NEXTSEQ,
+    D_NEXTSEQFRAME,
+    D_NEXTSEQTIME,
+    D_PACKETS,
+    D_PAYLOAD,
+    D_RST,
+    D_SEGCOUNT,
+    D_SYN,
+    D_SYNACK,
+    D_TAIL,
+    D_UNSORTED,
+    D_WIN_FROM_SYN,
+    D_WINDOW,
+    D_WINSCALE,
+    S_FIRST_FRAME,
+    S_FIRST_RTT,
+    S_FIRST_SYN_TS,
+    S_FIRST_SYNACK_TS,
+    S_FIRST_TS,
+    S_HS_ACK_TS,
+    S_LAST_TS,
+    S_MRU_SYN,
+    S_RTO_TIME,
+    S_SEEN,
+    S_SYN_BEFORE_SYNACK,
+)
+
+# TcpAnalysis bits (tcp/model.py), repeated as plain ints for the compiled code.
+A_RETRANSMISSION = 1 << 0
+A_FAST_RETRANSMISSION = 1 << 1
+A_SPURIOUS_RETRANSMISSION = 1 << 2
+A_OUT_OF_ORDER = 1 << 3
+A_LOST_SEGMENT = 1 << 4
+A_ACK_LOST_SEGMENT = 1 << 5
+A_DUPLICATE_ACK = 1 << 6
+A_ZERO_WINDOW = 1 << 7
+A_ZERO_WINDOW_PROBE = 1 << 8
+A_ZERO_WINDOW_PROBE_ACK = 1 << 9
+A_WINDOW_FULL = 1 << 10
+A_WINDOW_UPDATE = 1 << 11
+A_KEEP_ALIVE = 1 << 12
+A_KEEP_ALIVE_ACK = 1 << 13
+A_RST = 1 << 15
+A_SYN_RETRANSMISSION = 1 << 16
+A_RTO_RETRANSMISSION = 1 << 17
+
+TH_FIN = 0x01
+TH_SYN = 0x02
+TH_RST = 0x04
+TH_ACK = 0x10
+MASK = 0xFFFFFFFF
+MAX_UNACKED = 10000  # TCP_MAX_UNACKED_SEGMENTS
+FAST_RETRANS_NS = 20_000_000  # fast retransmission: within 20 ms of the last duplicate ACK
+OOO_DEFAULT_NS = 3_000_000  # out-of-order threshold before the initial RTT is known
+
+
+@njit(cache=True, inline="always")
+def _sdiff(a: int, b: int) -> int:
+    """(a - b) as a signed 32-bit sequence-space difference."""
+    d = (a - b) & MASK
+    if d >= 0x80000000:
+        d -= 0x100000000
+    return d
+
+
+@njit(cache=True)
+def _unlink(seg, R, free, u):
+    """Remove segment u from the direction's list and return it to the free pool."""
+    older = seg[u, 4]
+    newer = seg[u, 5]
+    if newer == -1:
+        R[D_HEAD] = older
+    else:
+        seg[newer, 4] = older
+    if older == -1:
+        R[D_TAIL] = newer
+    else:
+        seg[older, 5] = newer
+    seg[u, 4] = free[0]
+    free[0] = u
+    free[1] += 1
+    R[D_SEGCOUNT] -= 1
+    if R[D_HEAD] == -1:
+        R[D_UNSORTED] = 0
+
+
+@njit(cache=True)
+def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C function
+    stream, direction, flags, seq, ack, win, seglen, wscale, ts, frame,
+    dirs, st, counts, seg, free, flagged_cap, nflagged,
+    out_analysis, out_rtt, out_rto, out_win, out_relseq, out_keep,
+):
+    """Analyse packets in order; fills the out_* arrays (one entry per packet)."""
+    n = stream.shape[0]
+    for i in range(n):
+        out_rtt[i] = -1
+        out_rto[i] = -1
+        out_win[i] = -1
+        out_analysis[i] = 0
+        out_keep[i] = False
+        s = stream[i]
+        if s < 0:
+            continue
+        d = np.int64(direction[i])
+        F = dirs[s, d]
+        R = dirs[s, 1 - d]
+        S = st[s]
+        fl = np.int64(flags[i])
+        sq = np.int64(seq[i])
+        ak = np.int64(ack[i])
+        w = np.int64(win[i])
+        L = np.int64(seglen[i])
+        t = ts[i]
+        syn = (fl & TH_SYN) != 0
+        ackf = (fl & TH_ACK) != 0
+        synfin = (fl & (TH_SYN | TH_FIN)) != 0
+        sfr = (fl & (TH_SYN | TH_FIN | TH_RST)) != 0
+        a = np.int64(0)
+
+        if S[S_SEEN] == 0:
+            S[S_SEEN] = 1
+            S[S_FIRST_TS] = t
+            S[S_FIRST_FRAME] = frame[i]
+        S[S_LAST_TS] = t
+        F[D_PACKETS] += 1
+        F[D_PAYLOAD] += L
+        if L > 0:
+            F[D_DATA] += 1
+        if (fl & TH_RST) != 0:
+            F[D_RST] += 1
+            a |= A_RST
+        if (fl & TH_FIN) != 0:
+            F[D_FIN] += 1
+        if syn:
+            if F[D_SYN] > 0:
+                a |= A_SYN_RETRANSMISSION
+            else:
+                F[D_FIRST_SYN_FRAME] = frame[i]
+            F[D_SYN] += 1
+            if ackf:
+                F[D_SYNACK] += 1
+                if S[S_FIRST_SYNACK_TS] < 0:
+                    S[S_FIRST_SYNACK_TS] = t
+                    S[S_SYN_BEFORE_SYNACK] = 1 if S[S_FIRST_SYN_TS] >= 0 else 0
+            else:
+                if S[S_FIRST_SYN_TS] < 0:
+                    S[S_FIRST_SYN_TS] = t
+                S[S_MRU_SYN] = t
+            # window scaling (pdu_store_window_scale_option + verify_tcp_window_scaling)
+            if wscale[i] >= 0:
+                F[D_WINSCALE] = min(np.int64(wscale[i]), 14)
+            if F[D_WINSCALE] == -1:
+                F[D_WINSCALE] = -2
+                R[D_WINSCALE] = -2
+            elif ackf and R[D_WINSCALE] == -2:
+                F[D_WINSCALE] = -2
+        elif ackf:
+            if S[S_MRU_SYN] != 0 and S[S_FIRST_RTT] == 0:
+                S[S_FIRST_RTT] = t - S[S_MRU_SYN]
+            if d == 0 and S[S_HS_ACK_TS] < 0 and S[S_FIRST_SYNACK_TS] >= 0:
+                S[S_HS_ACK_TS] = t
+
+        # base sequence numbers (relative seq)
+        if F[D_BASESET] == 0:
+            F[D_BASESEQ] = sq if syn else (sq - 1) & MASK
+            F[D_BASESET] = 1
+        if R[D_BASESET] == 0 and ackf:
+            R[D_BASESEQ] = (ak - 1) & MASK
+            R[D_BASESET] = 1
+        out_relseq[i] = (sq - F[D_BASESEQ]) & MASK
+
+        nxt = F[D_NEXTSEQ]
+        zwp = False
+        if L == 1 and sq == nxt and R[D_WINDOW] == 0:
+            a |= A_ZERO_WINDOW_PROBE
+            zwp = True
+        else:
+            if w == 0 and not sfr:
+                a |= A_ZERO_WINDOW
+            if nxt != 0 and _sdiff(sq, nxt) > 0 and (fl & TH_RST) == 0:
+                a |= A_LOST_SEGMENT
+            if (L == 0 or L == 1) and sq == ((nxt - 1) & MASK) and not sfr:
+                a |= A_KEEP_ALIVE
+            if L == 0 and w != 0 and w != F[D_WINDOW] and sq == nxt and ak == F[D_LASTACK] and not sfr:
+                a |= A_WINDOW_UPDATE
+            if L > 0 and R[D_WINSCALE] != -1 and not sfr:
+                shift = 0 if (R[D_WIN_FROM_SYN] != 0 or R[D_WINSCALE] == -2) else R[D_WINSCALE]
+                if ((sq + L) & MASK) == ((R[D_LASTACK] + (R[D_WINDOW] << shift)) & MASK):
+                    a |= A_WINDOW_FULL
+            same = L == 0 and w == F[D_WINDOW] and sq == nxt and ak == F[D_LASTACK] and not sfr
+            if same and w != 0 and (R[D_LASTSEGFLAGS] & A_KEEP_ALIVE) != 0:
+                a |= A_KEEP_ALIVE_ACK
+            elif same and w == 0 and (R[D_LASTSEGFLAGS] & A_ZERO_WINDOW_PROBE) != 0:
+                a |= A_ZERO_WINDOW_PROBE_ACK
+            elif same and w != 0:
+                if F[D_DUPACKNUM] == -1:
+                    F[D_DUPACKNUM] = 1
+                else:
+                    F[D_DUPACKNUM] += 1
+                a |= A_DUPLICATE_ACK
+        # finished_fwd
+        if ak != F[D_LASTACK]:
+            F[D_LASTNONDUPACK] = frame[i]
+            F[D_DUPACKNUM] = 0
+        rmax = R[D_MAXSEQTOBEACKED]
+        if rmax != 0 and _sdiff(ak, rmax) > 0 and ackf:
+            if rmax > R[D_NEXTSEQ]:
+                R[D_MAXSEQTOBEACKED] = R[D_NEXTSEQ]
+                a |= A_ACK_LOST_SEGMENT
+            else:
+                if R[D_DUPACKNUM] == 0:
+                    a |= A_ACK_LOST_SEGMENT
+                R[D_DUPACKNUM] = -1
+
+        if L > 0 or synfin:
+            not_adv = nxt != 0 and _sdiff(sq, nxt) < 0
+            if (a & A_KEEP_ALIVE) == 0:
+                if L > 1 and ((nxt - 1) & MASK) == sq:
+                    not_adv = False
+                if L > 0 and R[D_LASTACK] != 0 and _sdiff((sq + L) & MASK, R[D_LASTACK]) <= 0:
+                    a |= A_SPURIOUS_RETRANSMISSION | A_RETRANSMISSION
+                elif (not_adv and R[D_DUPACKNUM] >= 2 and R[D_LASTACK] == sq
+                      and t - R[D_LASTACKTIME] < FAST_RETRANS_NS):
+                    a |= A_FAST_RETRANSMISSION | A_RETRANSMISSION
+                else:
+                    thres = S[S_FIRST_RTT] if S[S_FIRST_RTT] != 0 else OOO_DEFAULT_NS
+                    extra = 1 if synfin else 0
+                    if not_adv and t - F[D_NEXTSEQTIME] < thres and nxt != ((sq + L + extra) & MASK):
+                        a |= A_OUT_OF_ORDER
+                    elif not_adv:
+                        a |= A_RETRANSMISSION | A_RTO_RETRANSMISSION
+                        # the eldest unacked segment, else the highest one
+                        u = F[D_TAIL]
+                        rto = t - seg[u, 3] if u != -1 else t - F[D_NEXTSEQTIME]
+                        if rto != 0:
+                            out_rto[i] = rto
+                            S[S_RTO_TIME] += rto
+
+        # finished_checking_retransmission_type
+        nseq = (sq + L) & MASK
+        if (L > 0 or synfin) and F[D_SEGCOUNT] < MAX_UNACKED:
+            u = free[0]
+            free[0] = seg[u, 4]
+            free[1] -= 1
+            if synfin:
+                nseq = (nseq + 1) & MASK
+            seg[u, 0] = sq
+            seg[u, 1] = nseq
+            seg[u, 2] = frame[i]
+            seg[u, 3] = t
+            h = F[D_HEAD]
+            seg[u, 4] = h
+            seg[u, 5] = -1
+            if h == -1:
+                F[D_TAIL] = u
+            else:
+                seg[h, 5] = u
+                if _sdiff(nseq, seg[h, 1]) <= 0:
+                    F[D_UNSORTED] = 1
+            F[D_HEAD] = u
+            F[D_SEGCOUNT] += 1
+        if (_sdiff(nseq, F[D_NEXTSEQ]) > 0 or F[D_NEXTSEQ] == 0) and not zwp:
+            F[D_NEXTSEQ] = nseq
+            F[D_NEXTSEQFRAME] = frame[i]
+            F[D_NEXTSEQTIME] = t
+        if (sq == F[D_MAXSEQTOBEACKED] or F[D_MAXSEQTOBEACKED] == 0) and not zwp:
+            F[D_MAXSEQTOBEACKED] = F[D_NEXTSEQ]
+        F[D_WINDOW] = w
+        F[D_WIN_FROM_SYN] = 1 if syn else 0
+        F[D_LASTACK] = ak
+        F[D_LASTACKTIME] = t
+        F[D_LASTSEGFLAGS] = a
+
+        # Segments this ACK covers. Only a segment's end matters (Wireshark's trimming of partly
+        # acked segments changes nothing it reports): every segment ending at or before the ACK is
+        # removed, and ack_rtt comes from the oldest one ending exactly at it. When segment ends
+        # increase from oldest to newest (the usual case) the walk starts at the oldest and stops
+        # at the first segment beyond the ACK.
+        rtt = np.int64(0)
+        matched = False
+        if R[D_UNSORTED] == 0:
+            u = R[D_TAIL]
+            while u != -1:
+                unext = seg[u, 1]
+                if _sdiff(unext, ak) > 0:
+                    break
+                if unext == ak and not matched:
+                    rtt = t - seg[u, 3]
+                    matched = True
+                newer = seg[u, 5]
+                _unlink(seg, R, free, u)
+                u = newer
+        else:
+            u = R[D_HEAD]
+            while u != -1:
+                unext = seg[u, 1]
+                older = seg[u, 4]
+                if _sdiff(unext, ak) <= 0:
+                    if unext == ak:
+                        rtt = t - seg[u, 3]  # overwritten until the oldest match, as Wireshark
+                        matched = True
+                    _unlink(seg, R, free, u)
+                u = older
+        if matched and rtt != 0:
+            out_rtt[i] = rtt
+
+        if syn:
+            out_win[i] = w
+        elif F[D_WINSCALE] >= 0:
+            out_win[i] = w << F[D_WINSCALE]
+        else:
+            out_win[i] = w
+        out_analysis[i] = a
+        if a != 0:
+            b = 0
+            while b < 18:
+                if (a >> b) & 1:
+                    counts[s, b] += 1
+                b += 1
+            if nflagged[s] < flagged_cap:
+                nflagged[s] += 1
+                out_keep[i] = True

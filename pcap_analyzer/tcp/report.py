@@ -1,0 +1,224 @@
+"""TcpReport: the TCP stage's final result, and its conversion to the report models."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from pcap_analyzer.flows.model import FlowTable
+from pcap_analyzer.report.model import ConnectionDetail, FlaggedPacket, Stats, TcpConnection, TcpSummary
+from pcap_analyzer.tcp.model import TcpAnalysis
+from pcap_analyzer.tcp.samples import Samples
+from pcap_analyzer.tcp.state import (
+    D_DATA,
+    D_PACKETS,
+    D_PAYLOAD,
+    D_RST,
+    D_SYN,
+    D_SYNACK,
+    D_WINSCALE,
+    S_FIRST_FRAME,
+    S_FIRST_RTT,
+    S_FIRST_SYN_TS,
+    S_FIRST_SYNACK_TS,
+    S_FIRST_TS,
+    S_HS_ACK_TS,
+    S_LAST_TS,
+    S_RTO_TIME,
+)
+from pcap_analyzer.tcp.states import conn_states
+
+if TYPE_CHECKING:
+    from pcap_analyzer.tcp.series import SeriesStore
+
+_BIT = {f: f.value.bit_length() - 1 for f in TcpAnalysis}
+_NAMES = [(int(f.value), str(f.name).lower()) for f in TcpAnalysis]
+# Badness score weights (per flagged packet); the sum ranks connections in `connections()`.
+SCORE_WEIGHTS = {
+    TcpAnalysis.RETRANSMISSION: 3.0, TcpAnalysis.LOST_SEGMENT: 3.0, TcpAnalysis.ZERO_WINDOW: 2.0,
+    TcpAnalysis.WINDOW_FULL: 1.0, TcpAnalysis.DUPLICATE_ACK: 0.5, TcpAnalysis.OUT_OF_ORDER: 1.0,
+    TcpAnalysis.RST: 5.0, TcpAnalysis.SYN_RETRANSMISSION: 10.0,
+}
+
+
+def flag_names(bits: int) -> list[str]:
+    """Lower-case TcpAnalysis names set in `bits`."""
+    return [name for value, name in _NAMES if bits & value]
+
+
+def stats_ms(seconds: npt.NDArray[np.floating]) -> Stats:
+    """Stats (ms) of a sample in seconds; NumPy linear-interpolation percentiles, as the oracle."""
+    if seconds.size == 0:
+        return Stats()
+    v = seconds.astype(np.float64) * 1e3
+
+    def ms(x: float) -> float:  # samples are float32: drop the digits below 1 ns they cannot hold
+        return round(float(x), 6)
+
+    return Stats(count=int(v.size), min=ms(v.min()), median=ms(np.percentile(v, 50)),
+                 p95=ms(np.percentile(v, 95)), max=ms(v.max()), mean=ms(v.mean()))
+
+
+def _addr(hi: int, lo: int) -> str:
+    hi, lo = int(hi), int(lo)
+    if hi == 0 and (lo >> 32) == 0xFFFF:
+        return str(ipaddress.IPv4Address(lo & 0xFFFF_FFFF))
+    return str(ipaddress.IPv6Address((hi << 64) | lo))
+
+
+@dataclass
+class TcpReport:
+    """Per-stream arrays (index = tcp.stream) + samples; see the `TcpAnalyzer` docstring."""
+
+    dirs: npt.NDArray[np.int64]  # (streams, 2, D_*) final per-direction state
+    streams: npt.NDArray[np.int64]  # (streams, S_*)
+    counts: npt.NDArray[np.int32]  # (streams, 32) packets carrying each TcpAnalysis bit
+    rtt: Samples  # tcp.analysis.ack_rtt samples
+    rto: Samples  # tcp.analysis.rto samples
+    flagged: tuple[npt.NDArray[np.int64], ...]  # stream, frame, ts_ns, direction, analysis bits
+    series: SeriesStore
+    first_ts_ns: int
+    packets: int
+    flow_table: FlowTable | None = None
+    _states: list[str] | None = field(default=None, repr=False)
+
+    def count(self, flag: TcpAnalysis) -> int:
+        """Capture-wide packets carrying `flag`."""
+        return int(self.counts[:, _BIT[flag]].sum())
+
+    def handshake_s(self) -> npt.NDArray[np.float64]:
+        """Per stream with both: first SYN -> first SYN/ACK (NaN otherwise)."""
+        syn, synack = self.streams[:, S_FIRST_SYN_TS], self.streams[:, S_FIRST_SYNACK_TS]
+        return np.where((syn >= 0) & (synack >= 0), (synack - syn) / 1e9, np.nan)
+
+    def synack_to_ack_s(self) -> npt.NDArray[np.float64]:
+        """Per stream: first SYN/ACK -> initiator's first ACK (NaN when not seen)."""
+        synack, ack = self.streams[:, S_FIRST_SYNACK_TS], self.streams[:, S_HS_ACK_TS]
+        return np.where((synack >= 0) & (ack >= 0), (ack - synack) / 1e9, np.nan)
+
+    def initial_rtt_s(self) -> npt.NDArray[np.float64]:
+        """tcp.analysis.initial_rtt per stream (NaN when unknown)."""
+        v = self.streams[:, S_FIRST_RTT]
+        return np.where(v != 0, v / 1e9, np.nan)
+
+    def window_scale(self) -> npt.NDArray[np.int64]:
+        """(streams, 2) shift per direction: -1 unknown (handshake not seen), -2 not used."""
+        return self.dirs[:, :, D_WINSCALE]
+
+    def states(self) -> list[str]:
+        """Zeek conn_state per stream."""
+        if self._states is None:
+            self._states = conn_states(self.dirs, self.streams)
+        return self._states
+
+    def summary(self) -> TcpSummary:
+        """Capture-wide TCP figures (`report.model.TcpSummary`)."""
+        d, syn_ack_seen = self.dirs, self.streams[:, S_FIRST_SYNACK_TS] >= 0
+        states = self.states()
+        hs = self.handshake_s()
+        irtt = self.initial_rtt_s()
+        c = self.count
+        return TcpSummary(
+            conversations=int(d.shape[0]), packets=self.packets,
+            payload_bytes=int(d[:, :, D_PAYLOAD].sum()), data_segments=int(d[:, :, D_DATA].sum()),
+            retransmissions=c(TcpAnalysis.RETRANSMISSION),
+            fast_retransmissions=c(TcpAnalysis.FAST_RETRANSMISSION),
+            spurious_retransmissions=c(TcpAnalysis.SPURIOUS_RETRANSMISSION),
+            rto_retransmissions=c(TcpAnalysis.RTO_RETRANSMISSION), out_of_order=c(TcpAnalysis.OUT_OF_ORDER),
+            lost_segments=c(TcpAnalysis.LOST_SEGMENT), ack_lost_segments=c(TcpAnalysis.ACK_LOST_SEGMENT),
+            duplicate_acks=c(TcpAnalysis.DUPLICATE_ACK), zero_windows=c(TcpAnalysis.ZERO_WINDOW),
+            zero_window_probes=c(TcpAnalysis.ZERO_WINDOW_PROBE), window_full=c(TcpAnalysis.WINDOW_FULL),
+            window_updates=c(TcpAnalysis.WINDOW_UPDATE), keep_alives=c(TcpAnalysis.KEEP_ALIVE),
+            resets=c(TcpAnalysis.RST), syn=int(self.syn_frames()), syn_ack=int(self.synack_frames()),
+            syn_retransmissions=c(TcpAnalysis.SYN_RETRANSMISSION),
+            unanswered_connections=int(((self.streams[:, S_FIRST_SYN_TS] >= 0) & ~syn_ack_seen).sum()),
+            refused_connections=sum(1 for s in states if s in ("REJ",)),
+            ack_rtt_ms=stats_ms(self.rtt.value), handshake_ms=stats_ms(hs[~np.isnan(hs)]),
+            initial_rtt_ms=stats_ms(irtt[~np.isnan(irtt)]), rto_ms=stats_ms(self.rto.value),
+        )
+
+    def syn_frames(self) -> int:
+        """Packets with SYN and not ACK (initiator side SYNs; a SYN/ACK is counted apart)."""
+        return int(self.dirs[:, :, D_SYN].sum()) - self.synack_frames()
+
+    def synack_frames(self) -> int:
+        """SYN/ACK packets (kept as the SYN count of the side that answered)."""
+        return int(self.dirs[:, :, D_SYNACK].sum())
+
+    def scores(self) -> npt.NDArray[np.float64]:
+        """Badness per stream: weighted flagged-packet counts plus 1 per second of RTO waiting."""
+        score = self.streams[:, S_RTO_TIME] / 1e9
+        for flag, w in SCORE_WEIGHTS.items():
+            score = score + w * self.counts[:, _BIT[flag]]
+        return np.asarray(score, np.float64)
+
+    def connections(self, limit: int = 50) -> list[TcpConnection]:
+        """The `limit` worst connections (highest `scores()` first, then by stream)."""
+        scores = self.scores()
+        order = np.lexsort((np.arange(scores.size), -scores))[:limit]
+        return [self.connection(int(s), float(scores[s])) for s in order]
+
+    def connection(self, s: int, score: float = 0.0) -> TcpConnection:
+        """One `TcpConnection` row (endpoints and bytes from the FlowTable when given)."""
+        d, st, cnt = self.dirs[s], self.streams[s], self.counts[s]
+        client, sport, server, dport = "", 0, "", 0
+        pk = (int(d[0, D_PACKETS]), int(d[1, D_PACKETS]))
+        by = (0, 0)
+        ft = self.flow_table
+        if ft is not None:
+            rows = np.flatnonzero(ft.tcp_stream == s)
+            if rows.size:
+                r = int(rows[0])
+                client, sport = _addr(ft.a_hi[r], ft.a_lo[r]), int(ft.a_port[r])
+                server, dport = _addr(ft.b_hi[r], ft.b_lo[r]), int(ft.b_port[r])
+                by = (int(ft.bytes_ab[r]), int(ft.bytes_ba[r]))
+        duration = (st[S_LAST_TS] - st[S_FIRST_TS]) / 1e9
+        payload = (int(d[0, D_PAYLOAD]), int(d[1, D_PAYLOAD]))
+        data = int(d[:, D_DATA].sum())
+        rtt = self.rtt.value[self.rtt.stream == s]
+        hs = self.handshake_s()[s]
+        retr = int(cnt[_BIT[TcpAnalysis.RETRANSMISSION]])
+        keep = self.flagged[0] == s
+        flagged = [
+            FlaggedPacket(frame=int(f), ts=float(t) / 1e9, direction=int(dd), flags=flag_names(int(a)))
+            for f, t, dd, a in zip(self.flagged[1][keep], self.flagged[2][keep], self.flagged[3][keep],
+                                   self.flagged[4][keep], strict=True)
+        ]
+        return TcpConnection(
+            stream=s, client=client, client_port=sport, server=server, server_port=dport,
+            first_frame=int(st[S_FIRST_FRAME]), first_ts=st[S_FIRST_TS] / 1e9, duration_s=float(duration),
+            packets_ab=pk[0], packets_ba=pk[1], bytes_ab=by[0], bytes_ba=by[1],
+            payload_ab=payload[0], payload_ba=payload[1],
+            throughput_bps=float(sum(payload) * 8 / duration) if duration > 0 else 0.0,
+            handshake_ms=None if np.isnan(hs) else float(hs * 1e3), rtt_ms=stats_ms(rtt),
+            retransmissions=retr, retransmission_pct=100.0 * retr / data if data else 0.0,
+            fast_retransmissions=int(cnt[_BIT[TcpAnalysis.FAST_RETRANSMISSION]]),
+            duplicate_acks=int(cnt[_BIT[TcpAnalysis.DUPLICATE_ACK]]),
+            lost_segments=int(cnt[_BIT[TcpAnalysis.LOST_SEGMENT]]),
+            out_of_order=int(cnt[_BIT[TcpAnalysis.OUT_OF_ORDER]]),
+            zero_windows=int(cnt[_BIT[TcpAnalysis.ZERO_WINDOW]]),
+            window_full=int(cnt[_BIT[TcpAnalysis.WINDOW_FULL]]),
+            resets=int(d[0, D_RST] + d[1, D_RST]), state=self.states()[s],
+            rto_time_ms=float(st[S_RTO_TIME] / 1e6), score=score, flagged=flagged,
+        )
+
+    def details(self, streams: list[int]) -> list[ConnectionDetail]:
+        """Drill-down series for `streams` (those that hold a series slot; see `tcp/series.py`)."""
+        out = []
+        for s in streams:
+            data_dir = int(self.dirs[s, 1, D_PAYLOAD] > self.dirs[s, 0, D_PAYLOAD])
+            got = self.series.get(s, data_dir)
+            if got is None:
+                continue
+            seq, ack = got
+            out.append(ConnectionDetail(
+                stream=s,
+                seq=[(float(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in seq],
+                ack=[(float(r[0]), int(r[1])) for r in ack],
+                window=[(float(r[0]), int(r[2])) for r in ack],
+            ))
+        return out

@@ -1,0 +1,132 @@
+"""Bounded per-connection drill-down series (sequence, peer ACK, receiver window over time).
+
+Design: a fixed pool of `slots`. Free slots go to connections in order of appearance (so their
+series start at their first packet); once all are taken, a connection that carries tcp.analysis
+flags takes the slot of the connection with the fewest flagged packets when it already has more
+(its series then starts at that moment). Each slot keeps,
+per direction, at most `points` points: when full, every second point is dropped and the stride
+doubles, so the series stays an even subsample of the whole connection from the moment it got its
+slot. Memory: slots * 2 * points * 56 bytes (32 * 2 * 1024 * 56 = 3.7 MB by default), whatever the
+capture size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from pcap_analyzer.decode.packets import TCP_FIN, TCP_SYN, PacketTable
+from pcap_analyzer.flows.model import FlowAssignment
+from pcap_analyzer.tcp.model import TcpChunkResult
+from pcap_analyzer.tcp.state import D_BASESEQ, S_SLOT, TcpState
+
+_SEQ_COLS = 4  # t, rel_seq, len, analysis bits
+_ACK_COLS = 3  # t, rel_ack, window
+
+
+class _Buf:
+    """One stride-doubling point buffer."""
+
+    __slots__ = ("data", "n", "seen", "stride")
+
+    def __init__(self, points: int, cols: int) -> None:
+        self.data = np.zeros((points, cols), np.float64)
+        self.n = 0
+        self.seen = 0
+        self.stride = 1
+
+    def add(self, rows: npt.NDArray[np.float64]) -> None:
+        start = (-self.seen) % self.stride  # keep global positions that are multiples of stride
+        self.seen += rows.shape[0]
+        rows = rows[start :: self.stride]
+        if rows.shape[0] == 0:
+            return
+        kept = np.concatenate([self.data[: self.n], rows])
+        while kept.shape[0] > self.data.shape[0]:
+            kept = kept[::2]
+            self.stride *= 2
+        self.data[: kept.shape[0]] = kept
+        self.n = kept.shape[0]
+
+    def rows(self) -> npt.NDArray[np.float64]:
+        return self.data[: self.n]
+
+
+class SeriesStore:
+    """Slots of drill-down series for the most interesting connections."""
+
+    def __init__(self, slots: int = 32, points: int = 1024) -> None:
+        self.points = points
+        self.slot_stream = np.full(slots, -1, np.int64)
+        self.seq: list[list[_Buf]] = []
+        self.ack: list[list[_Buf]] = []
+        for _ in range(slots):
+            self.seq.append([_Buf(points, _SEQ_COLS), _Buf(points, _SEQ_COLS)])
+            self.ack.append([_Buf(points, _ACK_COLS), _Buf(points, _ACK_COLS)])
+
+    def _assign(self, candidates: npt.NDArray[np.int64], state: TcpState) -> None:
+        flagged = state.counts.sum(axis=1)
+        for s in candidates:
+            free = np.flatnonzero(self.slot_stream < 0)
+            if free.size:
+                slot = int(free[0])
+            else:
+                owner_counts = flagged[self.slot_stream]
+                slot = int(np.argmin(owner_counts))
+                if owner_counts[slot] >= flagged[s]:
+                    continue
+                state.streams[self.slot_stream[slot], S_SLOT] = -1
+                for d in range(2):
+                    self.seq[slot][d] = _Buf(self.points, _SEQ_COLS)
+                    self.ack[slot][d] = _Buf(self.points, _ACK_COLS)
+            self.slot_stream[slot] = s
+            state.streams[s, S_SLOT] = slot
+
+    def update(self, packets: PacketTable, flows: FlowAssignment, res: TcpChunkResult,
+               state: TcpState, t0: int) -> None:
+        """Add this chunk's points for connections holding (or now earning) a slot."""
+        if self.slot_stream.size == 0:
+            return
+        stream = flows.tcp_stream
+        tcp = stream >= 0
+        free = int(np.count_nonzero(self.slot_stream < 0))
+        if free:  # free slots go to connections in order of appearance, from their first packet
+            new = np.unique(stream[tcp])
+            new = new[state.streams[new, S_SLOT] < 0][:free]
+            self._assign(new, state)
+        flagged = (res.analysis != 0) & tcp
+        if flagged.any():  # then a flagged connection may take the slot of a less flagged one
+            cand = np.unique(stream[flagged])
+            cand = cand[state.streams[cand, S_SLOT] < 0]
+            if cand.size:
+                self._assign(cand, state)
+        live = self.slot_stream[self.slot_stream >= 0]
+        if live.size == 0:
+            return
+        idx = np.flatnonzero(np.isin(stream, live))
+        if idx.size == 0:
+            return
+        s = stream[idx]
+        d = flows.direction[idx].astype(np.int64)
+        t = (packets.ts_ns[idx] - t0) / 1e9
+        length = packets.payload_len[idx].astype(np.float64)
+        is_seg = (length > 0) | ((packets.tcp_flags[idx] & (TCP_SYN | TCP_FIN)) != 0)
+        rel_ack = (packets.ack[idx].astype(np.int64) - state.dirs[s, 1 - d, D_BASESEQ]) & 0xFFFFFFFF
+        seq_rows = np.column_stack([t, res.rel_seq[idx], length, res.analysis[idx]]).astype(np.float64)
+        ack_rows = np.column_stack([t, rel_ack, res.window[idx]]).astype(np.float64)
+        key = state.streams[s, S_SLOT] * 2 + d
+        order = np.argsort(key, kind="stable")  # capture order kept within each (slot, direction)
+        keys, starts = np.unique(key[order], return_index=True)
+        for k, lo, hi in zip(keys, starts, np.append(starts[1:], order.size), strict=True):
+            rows = order[lo:hi]
+            slot, direction = divmod(int(k), 2)
+            self.seq[slot][direction].add(seq_rows[rows[is_seg[rows]]])
+            self.ack[slot][direction].add(ack_rows[rows])
+
+    def get(self, stream: int, data_dir: int) -> tuple[npt.NDArray[np.float64], ...] | None:
+        """(seq rows of the data direction, ack/window rows of the receiver) or None without a slot."""
+        hit = np.flatnonzero(self.slot_stream == stream)
+        if hit.size == 0:
+            return None
+        slot = int(hit[0])
+        return self.seq[slot][data_dir].rows(), self.ack[slot][1 - data_dir].rows()

@@ -1,0 +1,208 @@
+"""tcp.analysis.* on connections built packet by packet: truth by construction, and tshark frame by frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pcap_analyzer.tcp.analyzer import TcpAnalyzer
+from pcap_analyzer.tcp.model import TcpAnalysis as A
+from pcap_analyzer.tcp.model import TcpChunkResult
+from pcap_analyzer.tcp.report import TcpReport
+from tests.engine.tcp.scenario import ACK, FIN, PSH, RST, SYN, Conv
+from tests.engine.tcp.tshark_tables import TSHARK, TSHARK_BITS, tshark_analysis
+
+
+def run(conv: Conv, tmp_path: Path) -> tuple[TcpChunkResult, TcpReport]:
+    """Analyse `conv`; when tshark is installed, also require its flags/ack_rtt/rto frame by frame."""
+    packets, flows = conv.tables()
+    tcp = TcpAnalyzer()
+    res = tcp.update(packets, flows)
+    rep = tcp.finalize()
+    if TSHARK is not None:
+        ref = tshark_analysis(conv.write(tmp_path / "conv.pcap"))
+        ours = res.analysis.astype(np.int64) & TSHARK_BITS
+        bad = np.flatnonzero(ours != ref["bits"])
+        assert bad.size == 0, f"frames {bad + 1}: ours {ours[bad]} tshark {ref['bits'][bad]}"
+        rtt = np.where(res.ack_rtt_ns >= 0, res.ack_rtt_ns / 1e9, np.nan)
+        np.testing.assert_allclose(rtt, ref["ack_rtt"], atol=2e-9)
+        rto = np.where(res.rto_ns >= 0, res.rto_ns / 1e9, np.nan)
+        np.testing.assert_allclose(rto, ref["rto"], atol=2e-9)
+        np.testing.assert_array_equal(res.window, ref["window"])
+        irtt = ref["irtt"][~np.isnan(ref["irtt"])]
+        np.testing.assert_allclose(rep.initial_rtt_s()[0], irtt[0] if irtt.size else np.nan, atol=2e-9)
+    return res, rep
+
+
+def has(res: TcpChunkResult, frame: int, flag: A) -> bool:
+    return bool(res.analysis[frame - 1] & flag)
+
+
+def test_handshake_timing_and_ack_rtt(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK | PSH, 1, 1, length=100)
+    ack = c.s(45, ACK, 1, 101)
+    res, rep = run(c, tmp_path)
+    assert res.ack_rtt_ns[ack - 1] == 15_000_000
+    assert res.ack_rtt_ns[1] == 10_000_000  # the SYN/ACK acknowledges the SYN
+    assert rep.handshake_s()[0] == pytest.approx(0.010)
+    assert rep.synack_to_ack_s()[0] == pytest.approx(0.010)
+    assert rep.initial_rtt_s()[0] == pytest.approx(0.020)
+    assert rep.states() == ["S1"]
+    assert not res.analysis.any()
+
+
+def test_lost_segment(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    gap = c.c(31, ACK, 201, 1, length=100)  # bytes 101..200 never captured
+    res, rep = run(c, tmp_path)
+    assert has(res, gap, A.LOST_SEGMENT)
+    assert rep.count(A.LOST_SEGMENT) == 1
+
+
+def test_fast_retransmission_after_three_dup_acks(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    c.c(30.1, ACK, 201, 1, length=100)  # 101..200 lost
+    c.c(30.2, ACK, 301, 1, length=100)
+    c.c(30.3, ACK, 401, 1, length=100)
+    first = c.s(40, ACK, 1, 101)
+    dups = [c.s(40.1, ACK, 1, 101), c.s(40.2, ACK, 1, 101), c.s(40.3, ACK, 1, 101)]
+    fast = c.c(41, ACK, 101, 1, length=100)
+    res, rep = run(c, tmp_path)
+    assert not has(res, first, A.DUPLICATE_ACK)
+    assert all(has(res, f, A.DUPLICATE_ACK) for f in dups)
+    assert has(res, fast, A.FAST_RETRANSMISSION) and has(res, fast, A.RETRANSMISSION)
+    assert not has(res, fast, A.RTO_RETRANSMISSION)
+    s = rep.summary()
+    assert (s.duplicate_acks, s.fast_retransmissions, s.retransmissions, s.lost_segments) == (3, 1, 1, 1)
+
+
+def test_rto_retransmission(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK | PSH, 1, 1, length=100)
+    again = c.c(230, ACK | PSH, 1, 1, length=100)
+    res, rep = run(c, tmp_path)
+    assert has(res, again, A.RETRANSMISSION) and has(res, again, A.RTO_RETRANSMISSION)
+    assert res.rto_ns[again - 1] == 200_000_000
+    assert rep.summary().rto_ms.median == pytest.approx(200.0)
+    assert rep.connection(0).rto_time_ms == pytest.approx(200.0)
+
+
+def test_spurious_retransmission(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    c.s(40, ACK, 1, 101)
+    again = c.c(300, ACK, 1, 1, length=100)  # already acknowledged
+    res, _ = run(c, tmp_path)
+    assert has(res, again, A.SPURIOUS_RETRANSMISSION) and has(res, again, A.RETRANSMISSION)
+
+
+def test_out_of_order(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    late = c.c(31, ACK, 201, 1, length=100)
+    ooo = c.c(31.5, ACK, 101, 1, length=100)  # within the initial RTT (20 ms) of the highest segment
+    res, _ = run(c, tmp_path)
+    assert has(res, late, A.LOST_SEGMENT)
+    assert has(res, ooo, A.OUT_OF_ORDER) and not has(res, ooo, A.RETRANSMISSION)
+
+
+def test_zero_window_probe_and_update(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    zero = c.s(40, ACK, 1, 101, win=0)
+    probe = c.c(240, ACK, 101, 1, length=1)
+    probe_ack = c.s(241, ACK, 1, 101, win=0)
+    update = c.s(400, ACK, 1, 101, win=1000)
+    res, rep = run(c, tmp_path)
+    assert has(res, zero, A.ZERO_WINDOW)
+    assert has(res, probe, A.ZERO_WINDOW_PROBE)
+    assert has(res, probe_ack, A.ZERO_WINDOW_PROBE_ACK) and has(res, probe_ack, A.ZERO_WINDOW)
+    assert has(res, update, A.WINDOW_UPDATE)
+    assert rep.summary().zero_windows == 2
+
+
+def test_window_full(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake(win=200)
+    c.c(30, ACK, 1, 1, length=100)
+    full = c.c(30.1, ACK, 101, 1, length=100)  # reaches ack 1 + window 200
+    res, _ = run(c, tmp_path)
+    assert has(res, full, A.WINDOW_FULL)
+    assert res.analysis[full - 2] == 0
+
+
+def test_keep_alive(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    c.s(40, ACK, 1, 101)
+    ka = c.c(5000, ACK, 100, 1)
+    ka_ack = c.s(5001, ACK, 1, 101)
+    res, rep = run(c, tmp_path)
+    assert has(res, ka, A.KEEP_ALIVE) and has(res, ka_ack, A.KEEP_ALIVE_ACK)
+    assert rep.summary().keep_alives == 1
+
+
+def test_rst_by_responder(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    rst = c.s(40, RST | ACK, 1, 101)
+    res, rep = run(c, tmp_path)
+    assert has(res, rst, A.RST)
+    assert rep.states() == ["RSTR"] and rep.summary().resets == 1
+
+
+def test_unanswered_syn_with_retransmissions(tmp_path: Path) -> None:
+    c = Conv()
+    c.c(0, SYN, 0, 0)
+    again = [c.c(1000, SYN, 0, 0), c.c(3000, SYN, 0, 0)]
+    res, rep = run(c, tmp_path)
+    assert all(has(res, f, A.SYN_RETRANSMISSION) and has(res, f, A.RETRANSMISSION) for f in again)
+    s = rep.summary()
+    assert (s.syn, s.syn_ack, s.syn_retransmissions, s.unanswered_connections) == (3, 0, 2, 1)
+    assert rep.states() == ["S0"] and np.isnan(rep.handshake_s()[0])
+
+
+def test_refused_connection(tmp_path: Path) -> None:
+    c = Conv()
+    c.c(0, SYN, 0, 0)
+    c.s(0.05, RST | ACK, 0, 1)
+    _, rep = run(c, tmp_path)
+    s = rep.summary()
+    assert rep.states() == ["REJ"] and s.refused_connections == 1 and s.unanswered_connections == 1
+    assert rep.initial_rtt_s()[0] == pytest.approx(50e-6)  # tshark: first ACK after the SYN, even a RST
+
+
+def test_orderly_close_is_sf(tmp_path: Path) -> None:
+    c = Conv()
+    c.handshake()
+    c.c(30, FIN | ACK, 1, 1)
+    c.s(31, FIN | ACK, 1, 2)
+    c.c(32, ACK, 2, 2)
+    _, rep = run(c, tmp_path)
+    assert rep.states() == ["SF"]
+
+
+@pytest.mark.parametrize(("ws", "expected"), [((7, 8), 100 << 7), ((7, -1), 100), ((-1, 8), 100)])
+def test_window_scaling_needs_both_sides(tmp_path: Path, ws: tuple[int, int], expected: int) -> None:
+    c = Conv()
+    c.handshake(ws=ws)
+    data = c.c(30, ACK, 1, 1, win=100, length=10)
+    res, rep = run(c, tmp_path)
+    assert res.window[data - 1] == expected
+    assert res.window[0] == 1000  # a SYN's window is never scaled
+    if ws == (7, 8):
+        assert rep.window_scale()[0].tolist() == [7, 8]

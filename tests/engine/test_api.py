@@ -1,0 +1,138 @@
+"""analyze() end to end, its configuration (AnalysisConfig, YAML) and the committed JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pcap_analyzer.config import AnalysisConfig, ConfigError, load_config, resolve_config
+from pcap_analyzer.report.json import SCHEMA_PATH, json_schema, schema_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_yaml_config_overrides_defaults(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("gap_threshold_s: 0.25\nmax_connections: 7\n")
+    cfg = load_config(p)
+    assert (cfg.gap_threshold_s, cfg.max_connections) == (0.25, 7)
+    assert cfg.dns_slow_ms == AnalysisConfig().dns_slow_ms
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gap_treshold_s: 1\n", "unknown key 'gap_treshold_s'"),
+        ("max_connections: -3\n", "max_connections"),
+        ("- a\n- b\n", "must hold a mapping"),
+        ("a: [1,\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_config(p)
+
+
+def test_config_accepts_mapping_path_and_object(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("")
+    assert resolve_config(p) == AnalysisConfig()
+    assert resolve_config({"high_rtt_ms": 80}).high_rtt_ms == 80
+    with pytest.raises(ConfigError, match="unknown key 'nope'"):
+        resolve_config({"nope": 1})
+    with pytest.raises(ConfigError, match="no_such.yaml"):
+        resolve_config(tmp_path / "no_such.yaml")
+
+
+def test_example_config_and_docs_list_every_key() -> None:
+    example = load_config(REPO / "config.example.yaml")
+    assert example == AnalysisConfig()  # the example shows the defaults
+    docs = (REPO / "docs" / "configuration.md").read_text()
+    for key in AnalysisConfig.model_fields:
+        assert f"`{key}`" in docs, key
+
+
+def test_committed_schema_is_current() -> None:
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
+        "regenerate with: python -m pcap_analyzer.report.json"
+    )
+    schema = json_schema()
+    for key in (
+        "schema_version",
+        "capture",
+        "tcp",
+        "dns",
+        "udp_streams",
+        "top_talkers",
+        "conversations",
+        "health",
+        "findings",
+    ):
+        assert key in schema["properties"]
+    assert json.loads(SCHEMA_PATH.read_text())["title"] == "AnalysisResult"
+
+
+def test_json_report_doc_lists_the_contract_keys() -> None:
+    doc = (REPO / "docs" / "json-report.md").read_text()
+    for key in (
+        "capture.format",
+        "capture.truncated",
+        "tcp.retransmissions",
+        "tcp.ack_rtt_ms.p95",
+        "tcp.handshake_ms.median",
+        "dns.response_time_ms.p95",
+        "dns.rcodes",
+        "health.reasons",
+        "schema_version",
+        "findings",
+    ):
+        assert f"`{key}`" in doc, key
+
+
+def test_progress_every_chunk_and_each_phase(corpus_dir: Path) -> None:
+    from pcap_analyzer import analyze
+    from pcap_analyzer.progress import Phase
+
+    calls: list[tuple[int, int, int, Phase]] = []
+    f = corpus_dir / "netns_mixed_s128.pcap"
+    r = analyze(f, config={"chunk_bytes": 1 << 20}, on_progress=lambda *a: calls.append(a))
+    phases = [c[3] for c in calls]
+    reading = [c for c in calls if c[3] is Phase.READING]
+    assert len(reading) >= f.stat().st_size // (1 << 20)  # at least one call per 1 MiB chunk
+    assert phases[len(reading) :] == [Phase.ANALYZING, Phase.REPORTING, Phase.DONE]
+    done = [c[0] for c in reading]
+    assert done == sorted(done) and calls[-1][0] == calls[-1][1] == f.stat().st_size
+    assert calls[-1][2] == r.capture.packets == 62821
+
+
+def test_result_fills_every_section_within_its_caps(corpus_dir: Path, tmp_path: Path) -> None:
+    from pcap_analyzer import AnalysisResult, analyze
+    from pcap_analyzer.report.json import write_json
+
+    cfg = AnalysisConfig(max_connections=30, detail_connections=3, max_talkers=4)
+    r = analyze(corpus_dir / "netns_mixed_s128.pcap", config=cfg)
+    assert len(r.connections) == 30 and r.tcp.conversations == 325
+    scores = [c.score for c in r.connections]
+    assert scores == sorted(scores, reverse=True)  # worst first
+    assert [d.stream for d in r.connection_details] == [c.stream for c in r.connections[:3]]
+    assert len(r.top_talkers) == 4 and r.conversations and r.protocols and r.timeline.bytes_total
+    assert r.throughput.bytes == r.capture.bytes and r.dns.servers
+    assert r.limits["connections"] == 30 and r.config == cfg.as_report_dict()
+    assert r.findings and 0 <= r.health.score < 100
+    out = write_json(r, tmp_path / "r.json")
+    assert AnalysisResult.model_validate_json(out.read_text()) == r
+
+
+def test_not_a_capture_raises_capture_format_error(tmp_path: Path) -> None:
+    from pcap_analyzer import analyze
+    from pcap_analyzer.errors import CaptureFormatError
+
+    f = tmp_path / "notes.txt"
+    f.write_text("just some text, not a capture\n" * 10)
+    with pytest.raises(CaptureFormatError) as info:
+        analyze(f)
+    assert "\n" not in str(info.value) and str(info.value)
