@@ -1,0 +1,1 @@
+"""pcap-analyzer web service: FastAPI application, database layer and analysis worker."""

@@ -1,0 +1,51 @@
+"""Service health for probes and operators."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import DbDep
+from app.api.schemas import HealthOut
+from app.services.storage import free_disk_bytes
+
+router = APIRouter(tags=["system"])
+MIN_FREE_DISK = 200 * 1024 * 1024
+
+
+@router.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+async def health(db: DbDep) -> JSONResponse:
+    """Database reachable, worker alive, queue depth, free disk in DATA_DIR; 503 when degraded."""
+    problems: list[str] = []
+    queue: int | None = None
+    try:
+        queue = await asyncio.wait_for(db.tasks.queue_depth(), timeout=5)
+        database = True
+    except Exception as exc:
+        database = False
+        problems.append(f"database unreachable: {type(exc).__name__}")
+    if db.worker is None:
+        worker = "external"
+    else:
+        worker = "alive" if db.worker.alive() else "stalled"
+        if worker == "stalled":
+            problems.append("the embedded worker has not polled the queue for 30 s")
+    free: int | None = None
+    try:
+        free = free_disk_bytes(Path(db.settings.DATA_DIR))
+        if free < MIN_FREE_DISK:
+            problems.append(f"only {free // (1024 * 1024)} MB free in DATA_DIR")
+    except OSError as exc:
+        problems.append(f"DATA_DIR not usable: {exc.strerror}")
+    body = HealthOut(
+        status="degraded" if problems else "ok",
+        database=database,
+        worker=worker,
+        queue_depth=queue,
+        free_disk_bytes=free,
+        problems=problems,
+    )
+    return JSONResponse(body.model_dump(), status_code=503 if problems else 200)

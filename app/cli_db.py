@@ -1,0 +1,91 @@
+"""`pcap-analyzer db ...` and `pcap-analyzer users ...` commands (owned by the database layer).
+
+Errors are reported as one line on stderr: exit code 2 for rejected input (taken username, weak
+password...), 1 for configuration or database problems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+db_app = typer.Typer(no_args_is_help=True)
+users_app = typer.Typer(no_args_is_help=True)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    from app.errors import Conflict, InvalidInput
+
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2 if isinstance(exc, InvalidInput | Conflict) else 1)
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Apply every pending migration (alembic upgrade head) to DATABASE_URL."""
+    from app.config import database_url_from_env, hide_password
+    from app.db.migrate import upgrade_to_head
+    from app.errors import AppError
+
+    try:
+        url = database_url_from_env()
+        revision = upgrade_to_head(url)
+    except AppError as exc:
+        _fail(exc)
+    typer.echo(f"{hide_password(url)}: at revision {revision} (head)")
+
+
+@db_app.command("current")
+def current() -> None:
+    """Show the migration revision of DATABASE_URL."""
+    from app.db.migrate import current_revision
+    from app.errors import AppError
+
+    try:
+        revision = current_revision()
+    except AppError as exc:
+        _fail(exc)
+    typer.echo(revision or "none: the database is not initialised (run: pcap-analyzer db upgrade)")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(help="Login name of the administrator.")],
+    email: Annotated[str, typer.Option(help="Email address of the administrator.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    ] = False,
+) -> None:
+    """Create an approved administrator account (migrating the database first if needed)."""
+    from app.errors import AppError
+    from app.models.user import UserCreate, UserRole
+    from app.services.user_database import get_user_db_service
+
+    async def run() -> str:
+        service = get_user_db_service()
+        try:
+            await service.init_db()
+            user = await service.create_user(
+                UserCreate(username=username, email=email, password=password), role=UserRole.ADMIN
+            )
+        finally:
+            await service.close()
+        return str(user.id)
+
+    try:
+        password = _read_password(password_stdin)
+        user_id = asyncio.run(run())
+    except AppError as exc:
+        _fail(exc)
+    typer.echo(f"administrator {username!r} created (id {user_id})")

@@ -1,0 +1,91 @@
+"""`pcap-analyzer serve`, `worker` and `cleanup` commands (owned by the web service)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+
+def _clean_errors(run: Callable[[], T]) -> T:
+    """Run a command body; an expected failure (bad setting, database away) is one line and exit code 2."""
+    from app.errors import AppError
+
+    try:
+        return run()
+    except AppError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _has_admin() -> bool:
+    from app.config import get_settings
+    from app.services.postgres_database import DatabasePool
+
+    async def check() -> bool:
+        async with DatabasePool(get_settings().DATABASE_URL) as db:
+            row = await db.fetch_one("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'")
+        return bool(row and row["n"])
+
+    return asyncio.run(check())
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Apply the database migrations, then run the web service (with its embedded worker)."""
+    import uvicorn
+
+    from app.db.migrate import upgrade_to_head
+
+    _clean_errors(upgrade_to_head)
+    if not _clean_errors(_has_admin):
+        typer.echo(
+            "No administrator account yet. Create one with:\n"
+            "  pcap-analyzer users create-admin --username admin --email admin@example.org",
+            err=True,
+        )
+    uvicorn.run("app.main:app", host=host, port=port, proxy_headers=False)
+
+
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Analyses run in parallel (default: WORKER_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run a standalone analysis worker against the configured database and DATA_DIR."""
+    from app.worker.run import main
+
+    _clean_errors(lambda: main(concurrency))
+
+
+def cleanup() -> None:
+    """Expire analyses older than REPORT_TTL_HOURS and remove orphan files, once."""
+    from pathlib import Path
+
+    from app.config import get_settings
+    from app.services.cleanup import run_cleanup
+    from app.services.postgres_database import DatabasePool
+
+    async def run() -> None:
+        settings = get_settings()
+        async with DatabasePool(settings.DATABASE_URL) as db:
+            result = await run_cleanup(db.engine, Path(settings.DATA_DIR))
+        typer.echo(
+            f"expired {result.expired} analyses, deleted {result.deleted_rows} old rows, "
+            f"removed {result.orphan_files} orphan files"
+        )
+
+    _clean_errors(lambda: asyncio.run(run()))
+
+
+def register_service_commands(cli: typer.Typer) -> None:
+    """Add the web-service commands to the main command line."""
+    cli.command("serve")(serve)
+    cli.command("worker")(worker)
+    cli.command("cleanup")(cleanup)

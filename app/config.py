@@ -1,0 +1,204 @@
+"""Settings of the web service, read from the environment and `.env` (pydantic-settings).
+
+`get_settings()` is cached; tests change the environment and then call `reset_settings()`.
+An invalid value raises `ConfigError` with one line naming the variable (values are never echoed:
+they may hold passwords).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from app.errors import ConfigError
+
+log = logging.getLogger("app.config")
+
+DbType = Literal["postgresql", "sqlite"]
+SECRET_KEY_FILE = "secret_key"
+_PG_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg2", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"}
+
+
+def normalize_database_url(url: str) -> tuple[str, DbType]:
+    """Return (SQLAlchemy async URL, "postgresql" | "sqlite") for any supported DATABASE_URL spelling.
+
+    PostgreSQL URLs (including `+psycopg2`) run on asyncpg, SQLite URLs on aiosqlite; a relative SQLite
+    path (`sqlite:///data/x.db`) stays relative to the working directory.
+    """
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError as exc:
+        raise ValueError("not a database URL (expected postgresql://... or sqlite:///...)") from exc
+    scheme = parsed.drivername.lower()
+    if scheme in _PG_SCHEMES:
+        query = dict(parsed.query)
+        if "sslmode" in query:  # libpq spelling -> asyncpg's
+            query["ssl"] = query.pop("sslmode")
+        parsed = parsed.set(drivername="postgresql+asyncpg", query=query)
+        if not parsed.database:
+            raise ValueError("the PostgreSQL URL names no database (postgresql://user:pass@host:5432/DBNAME)")
+        return parsed.render_as_string(hide_password=False), "postgresql"
+    if scheme in _SQLITE_SCHEMES:
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False), "sqlite"
+    raise ValueError(
+        f"unsupported scheme {scheme!r} (use postgresql://, postgresql+asyncpg:// or sqlite:///)"
+    )
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for PostgreSQL or an in-memory database)."""
+    async_url, db_type = normalize_database_url(url)
+    database = make_url(async_url).database
+    if db_type != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def hide_password(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _default_concurrency() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; .env.example documents each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Core
+    ENVIRONMENT: Literal["development", "production", "test"] = "development"
+    DATABASE_URL: str = "sqlite:///data/pcap_analyzer.db"
+    SECRET_KEY: str | None = Field(default=None, repr=False)
+    DATA_DIR: Path = Path("./data")
+    REPORT_TTL_HOURS: int = Field(default=24, gt=0)
+    DB_POOL_MIN_SIZE: int = Field(default=2, ge=0)
+    DB_POOL_MAX_SIZE: int = Field(default=10, ge=1)
+    DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    # Web service
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, gt=0)
+    MAX_UPLOAD_MB: int = Field(default=1024, gt=0)
+    MAX_DECOMPRESSED_MB: int = Field(default=4096, gt=0)
+    MAX_PENDING_TASKS_PER_USER: int = Field(default=5, gt=0)
+    WORKER_ENABLED: bool = True
+    WORKER_CONCURRENCY: int = Field(default_factory=_default_concurrency, gt=0)
+    TASK_LEASE_SECONDS: int = Field(default=60, gt=0)
+    TASK_MAX_ATTEMPTS: int = Field(default=3, gt=0)
+    CLEANUP_INTERVAL_MINUTES: float = Field(default=10, gt=0)
+    LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(default=5, gt=0)
+    LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=300, gt=0)
+    COOKIE_SECURE: bool | None = None  # None: True in production, False otherwise
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        normalize_database_url(value)
+        return value.strip()
+
+    @field_validator("SECRET_KEY")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and len(value) < 32:
+            raise ValueError("must be at least 32 characters (generate one with: openssl rand -hex 32)")
+        return value
+
+    @model_validator(mode="after")
+    def _finish(self) -> Settings:
+        if self.DB_POOL_MIN_SIZE > self.DB_POOL_MAX_SIZE:
+            raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        if self.COOKIE_SECURE is None:
+            self.COOKIE_SECURE = self.ENVIRONMENT == "production"
+        if self.SECRET_KEY is None:
+            if self.ENVIRONMENT == "production":
+                raise ValueError("SECRET_KEY is required when ENVIRONMENT=production (openssl rand -hex 32)")
+            self.SECRET_KEY = _load_or_create_secret(
+                Path(self.DATA_DIR), warn=self.ENVIRONMENT == "development"
+            )
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        """DATABASE_URL normalised for SQLAlchemy's async drivers."""
+        return normalize_database_url(self.DATABASE_URL)[0]
+
+    @property
+    def db_type(self) -> DbType:
+        return normalize_database_url(self.DATABASE_URL)[1]
+
+
+def _load_or_create_secret(data_dir: Path, *, warn: bool) -> str:
+    """Development key kept in DATA_DIR/secret_key (0600), so sessions survive restarts."""
+    path = data_dir / SECRET_KEY_FILE
+    if path.is_file():
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    os.chmod(path, 0o600)
+    if warn:
+        log.warning("SECRET_KEY is not set: generated one in %s (set SECRET_KEY in production)", path)
+    return key
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"]) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {message}" if error["loc"] else message)
+    return "invalid setting " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment (plus overrides), turning validation errors into ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; see reset_settings)."""
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings so the next get_settings() re-reads the environment (for tests)."""
+    get_settings.cache_clear()
+
+
+class _DatabaseOnly(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    DATABASE_URL: str = Settings.model_fields["DATABASE_URL"].default
+
+
+def database_url_from_env() -> str:
+    """DATABASE_URL from the environment or .env, validated, without the other settings' side effects."""
+    try:
+        url = _DatabaseOnly().DATABASE_URL
+        normalize_database_url(url)
+    except (ValidationError, ValueError) as exc:
+        raise ConfigError(f"invalid setting DATABASE_URL: {exc}") from None
+    return url

@@ -1,0 +1,74 @@
+"""Async engines for PostgreSQL (asyncpg) and SQLite (aiosqlite), and readable connection errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.config import hide_password, normalize_database_url, sqlite_file
+from app.errors import DatabaseUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine_for(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    connect_timeout: float = 5.0,
+    for_migrations: bool = False,
+    pooled: bool = True,
+) -> AsyncEngine:
+    """An AsyncEngine for DATABASE_URL (any supported spelling).
+
+    SQLite connections get WAL, a busy timeout and, except for migrations, enforced foreign keys
+    (Alembic's batch mode recreates tables, which must not fire ON DELETE CASCADE). Migrations and
+    `pooled=False` use no pool: each connection closes when released.
+    """
+    unpooled = for_migrations or not pooled
+    async_url, db_type = normalize_database_url(url)
+    if db_type == "postgresql":
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": connect_timeout}}
+        if unpooled:
+            kwargs["poolclass"] = NullPool
+        else:
+            kwargs.update(pool_size=max(pool_size, 1), max_overflow=max(max_overflow, 0), pool_pre_ping=True)
+        return create_async_engine(async_url, **kwargs)
+
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        async_url, poolclass=NullPool if unpooled else None, connect_args={"timeout": connect_timeout}
+    )
+    foreign_keys = not for_migrations
+
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if path is not None:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.close()
+
+    return engine
+
+
+def connection_error(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """A DatabaseUnavailable naming the host and database (never the password) and the cause."""
+    try:
+        parsed = sa.engine.make_url(normalize_database_url(url)[0])
+        host = f" on {parsed.host}:{parsed.port or 5432}" if parsed.host else ""
+        where = f"database {parsed.database!r}{host}"
+    except ValueError:
+        where = "the database"
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = cause[0] if cause else type(exc).__name__
+    if not reason or reason == "None":
+        reason = type(exc).__name__
+    return DatabaseUnavailable(f"cannot connect to {where} ({hide_password(url)}): {reason}")
