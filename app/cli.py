@@ -6,10 +6,9 @@ install.
 
 from __future__ import annotations
 
-from pcap_analyzer.cli import app as cli
-
 from app.cli_db import db_app, users_app
 from app.cli_service import register_service_commands
+from pcap_analyzer.cli import app as cli
 
 cli.add_typer(db_app, name="db", help="Database migrations (Alembic) on the configured DATABASE_URL.")
 cli.add_typer(users_app, name="users", help="Manage user accounts.")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     """Stages of one analysis, in order."""
 
     READING = "reading"  # read + decode + flows + TCP + streaming analyzers, one pass over the file

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-CORPUS_DIR = Path(os.environ.get("PCAP_CORPUS_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "corpus"))
+DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS_DIR = Path(os.environ.get("PCAP_CORPUS_DIR", DEFAULT_CORPUS_DIR))
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ class PacketTable:
     ack: npt.NDArray[np.uint32]  # raw TCP acknowledgment number
     win: npt.NDArray[np.uint16]  # raw (unscaled) TCP window
     tcp_hdr_len: npt.NDArray[np.uint8]  # bytes
-    payload_len: npt.NDArray[np.uint32]  # transport payload from IP lengths, not caplen (tcp.len / udp.length-8)
+    payload_len: npt.NDArray[np.uint32]  # from IP lengths, not caplen (tcp.len / udp.length-8)
     mss: npt.NDArray[np.uint16]  # TCP MSS option, 0 = absent
     wscale: npt.NDArray[np.int8]  # TCP window-scale shift, -1 = absent
     sack_perm: npt.NDArray[np.bool_]

@@ -136,7 +136,6 @@ const UI = (() => {
 
 const Pages = {
   async login() {
-    if (await UI.currentUser()) { location.assign("/"); return; }
     document.getElementById("login-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const form = new URLSearchParams();

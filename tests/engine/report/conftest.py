@@ -1,4 +1,4 @@
-"""Headless Chromium for the report tests (skipped when /usr/bin/chromium is absent), and page helpers."""
+"""Headless Chromium for the report tests, and page helpers."""
 
 from __future__ import annotations
 
@@ -10,15 +10,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+from tests.browser import launch_chromium
+
 LOCAL_URL = re.compile(r"^(file|data|blob|about):")
 
 
@@ -36,14 +29,8 @@ class PageLog:
 # Module scope: the sync Playwright driver is closed before other test modules (some use asyncio) run.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -95,9 +82,3 @@ def chart_points(page: Any, selector: str) -> int:
         )
     )
 
-
-def save_screenshot(page: Any, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path

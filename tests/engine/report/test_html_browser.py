@@ -10,7 +10,8 @@ import pytest
 from pcap_analyzer import analyze
 from pcap_analyzer.report.html import write_html
 from pcap_analyzer.report.model import AnalysisResult
-from tests.engine.report.conftest import PageLog, chart_points, save_screenshot
+from tests.browser import save_screenshot
+from tests.engine.report.conftest import PageLog, chart_points
 
 pytestmark = pytest.mark.browser
 

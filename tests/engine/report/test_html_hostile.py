@@ -11,8 +11,8 @@ from scapy.layers.l2 import Ether
 
 from pcap_analyzer import analyze
 from pcap_analyzer.report.html import write_html
+from tests.browser import save_screenshot
 from tests.engine.builders import records_from_scapy, write_pcap
-from tests.engine.report.conftest import save_screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pcap_analyzer.report.html import write_html
-from tests.engine.report.conftest import chart_points, save_screenshot
+from tests.browser import save_screenshot
+from tests.engine.report.conftest import chart_points
 from tests.engine.report.synthetic import synthetic_result
 
 pytestmark = pytest.mark.browser

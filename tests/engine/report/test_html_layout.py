@@ -8,7 +8,8 @@ import pytest
 
 from pcap_analyzer.report.html import write_html
 from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator
-from tests.engine.report.conftest import ARTIFACTS, chart_points
+from tests.browser import ARTIFACTS
+from tests.engine.report.conftest import chart_points
 from tests.engine.report.synthetic import synthetic_result
 
 pytestmark = pytest.mark.browser
