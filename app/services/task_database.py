@@ -268,16 +268,18 @@ class TaskDatabase:
             tasks.c.status == TaskStatus.PROCESSING.value,
         )
 
-    async def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float) -> bool:
-        """Extend the lease; False when the task is no longer ours (deleted, or retaken after expiry)."""
-        now = utcnow()
+    async def _update_held(self, task_id: str, worker_id: str, **values: Any) -> bool:
+        """Update a task this worker holds; False when it is gone or was retaken after its lease expired."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                tasks.update()
-                .where(self._held(task_id, worker_id))
-                .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds))
-            )
+            result = await conn.execute(tasks.update().where(self._held(task_id, worker_id)).values(**values))
         return result.rowcount == 1
+
+    async def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend the lease; False when the task is no longer ours."""
+        now = utcnow()
+        return await self._update_held(
+            task_id, worker_id, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
+        )
 
     async def complete(
         self,
@@ -291,37 +293,29 @@ class TaskDatabase:
         html_path: str,
     ) -> bool:
         """Record a finished analysis; False when the task is no longer ours."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                tasks.update()
-                .where(self._held(task_id, worker_id))
-                .values(
-                    status=TaskStatus.COMPLETED.value,
-                    completed_at=utcnow(),
-                    total_packets=total_packets,
-                    health_score=health_score,
-                    warning_message=warning,
-                    report_json_path=json_path,
-                    report_html_path=html_path,
-                    lease_expires_at=None,
-                )
-            )
-        return result.rowcount == 1
+        return await self._update_held(
+            task_id,
+            worker_id,
+            status=TaskStatus.COMPLETED.value,
+            completed_at=utcnow(),
+            total_packets=total_packets,
+            health_score=health_score,
+            warning_message=warning,
+            report_json_path=json_path,
+            report_html_path=html_path,
+            lease_expires_at=None,
+        )
 
     async def fail(self, task_id: str, worker_id: str, reason: str) -> bool:
         """Mark a task failed with its reason; False when the task is no longer ours."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                tasks.update()
-                .where(self._held(task_id, worker_id))
-                .values(
-                    status=TaskStatus.FAILED.value,
-                    completed_at=utcnow(),
-                    error_message=reason[:2000],
-                    lease_expires_at=None,
-                )
-            )
-        return result.rowcount == 1
+        return await self._update_held(
+            task_id,
+            worker_id,
+            status=TaskStatus.FAILED.value,
+            completed_at=utcnow(),
+            error_message=reason[:2000],
+            lease_expires_at=None,
+        )
 
     async def fail_exhausted_leases(self) -> int:
         """Tasks whose worker died on their last attempt: failed, with the reason."""
