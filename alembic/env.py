@@ -12,11 +12,10 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from alembic import context
 from app.config import database_url_from_env
-from app.db.engine import connection_error, create_engine_for
+from app.db.engine import migration_connection
 from app.db.tables import metadata
 
 config = context.config
@@ -59,18 +58,8 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations(url: str) -> None:
-    engine = create_engine_for(url, for_migrations=True)
-    try:
-        try:
-            connection = await engine.connect()
-        except (OSError, TimeoutError, DBAPIError) as exc:
-            raise connection_error(url, exc) from None
-        try:
-            await connection.run_sync(do_run_migrations)
-        finally:
-            await connection.close()
-    finally:
-        await engine.dispose()
+    async with migration_connection(url) as connection:
+        await connection.run_sync(do_run_migrations)
 
 
 def run_migrations_offline(url: str) -> None:

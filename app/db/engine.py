@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.config import hide_password, normalize_database_url, sqlite_file
@@ -72,3 +75,20 @@ def connection_error(url: str, exc: BaseException) -> DatabaseUnavailable:
     if not reason or reason == "None":
         reason = type(exc).__name__
     return DatabaseUnavailable(f"cannot connect to {where} ({hide_password(url)}): {reason}")
+
+
+@asynccontextmanager
+async def migration_connection(url: str) -> AsyncIterator[AsyncConnection]:
+    """One unpooled connection for Alembic; an unreachable database raises a readable DatabaseUnavailable."""
+    engine = create_engine_for(url, for_migrations=True)
+    try:
+        try:
+            connection = await engine.connect()
+        except (OSError, TimeoutError, DBAPIError) as exc:
+            raise connection_error(url, exc) from None
+        try:
+            yield connection
+        finally:
+            await connection.close()
+    finally:
+        await engine.dispose()

@@ -25,10 +25,9 @@ from alembic.command import upgrade as alembic_upgrade
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from app.config import database_url_from_env, sqlite_file
-from app.db.engine import connection_error, create_engine_for
+from app.db.engine import migration_connection
 from app.db.tables import metadata
 
 log = logging.getLogger("app.db.migrate")
@@ -74,18 +73,8 @@ def current_revision(url: str | None = None) -> str | None:
     url = url or database_url_from_env()
 
     async def read() -> str | None:
-        engine = create_engine_for(url, for_migrations=True)
-        try:
-            try:
-                connection = await engine.connect()
-            except (OSError, TimeoutError, DBAPIError) as exc:
-                raise connection_error(url, exc) from None
-            try:
-                return await connection.run_sync(_read_revision)
-            finally:
-                await connection.close()
-        finally:
-            await engine.dispose()
+        async with migration_connection(url) as connection:
+            return await connection.run_sync(_read_revision)
 
     return _outside_loop(lambda: asyncio.run(read()))
 
