@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -125,7 +126,7 @@ def _mount_static(app: FastAPI) -> None:
 
 def create_app() -> FastAPI:
     """Build the application (settings are read when it starts)."""
-    application = FastAPI(title="pcap-analyzer", version="0.1.0", lifespan=lifespan)
+    application = FastAPIOffline(title="pcap-analyzer", version="0.1.0", lifespan=lifespan)
     install_error_handlers(application)
     application.add_middleware(SecurityHeaders)
     for module in (auth, admin, uploads, tasks, reports, progress, health):

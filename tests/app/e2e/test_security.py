@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -90,7 +91,12 @@ def test_health_docs_and_api_paths(server: LiveServer) -> None:
     body = health.json()
     assert body["status"] == "ok" and body["database"] is True and body["worker"] == "alive"
     assert body["queue_depth"] >= 0 and body["free_disk_bytes"] > 0
-    assert c.get("/docs").status_code == 200
+    docs = c.get("/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and not [a for a in assets if "://" in a], assets  # served here, not from a CDN
+    for asset in assets:
+        assert c.get(asset).status_code == 200, asset
     for name in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"):
         assert name.lower() in health.headers, name
     paths = c.get("/openapi.json").json()["paths"]
