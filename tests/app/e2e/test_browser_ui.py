@@ -164,3 +164,37 @@ def test_pages_need_a_session(open_tab: Any) -> None:
         tab.page.wait_for_url(re.compile(r"/login$"))
     # The only errors are the refused API probes that sent the visitor to the sign-in page.
     assert all("401" in e for e in tab.errors), tab.errors
+
+
+def test_admin_creates_user_who_must_change_the_temporary_password(open_tab: Any) -> None:
+    boss = open_tab()
+    sign_in(boss, "admin", ADMIN_PASSWORD)
+    boss.page.wait_for_url(re.compile(r"/upload$"))
+    boss.page.goto("/admin")
+    boss.page.fill("#new-username", "tempuser")
+    boss.page.fill("#new-email", "tempuser@example.org")
+    boss.page.click("#create-user-form button[type=submit]")
+    notice = boss.page.locator("#temp-password")
+    expect(notice).to_be_visible()
+    temporary = re.search(r"tempuser: (\S+) ", notice.inner_text())
+    assert temporary, notice.inner_text()
+    expect(boss.page.locator('#users-table tr[data-username="tempuser"] .status')).to_have_text("approved")
+
+    newcomer = open_tab()
+    sign_in(newcomer, "tempuser", temporary.group(1))
+    page = newcomer.page
+    page.wait_for_url(re.compile(r"/profile$"))
+    expect(page.locator("#must-change")).to_be_visible()
+    page.goto("/upload")  # every page insists until the password is changed
+    page.wait_for_url(re.compile(r"/profile$"))
+    new_password = "a-fresh-long-password-9"
+    page.fill("#current_password", temporary.group(1))
+    page.fill("#new_password", new_password)
+    page.fill("#new_password2", new_password)
+    page.click("#password-form button[type=submit]")
+    expect(page.locator("#flash")).to_have_text("Password changed.")
+    expect(page.locator("#must-change")).to_be_hidden()
+    page.goto("/upload")
+    expect(page.locator("h1")).to_have_text("Analyse a capture")
+    assert page.url.endswith("/upload")
+    assert boss.errors == [] and newcomer.errors == []
