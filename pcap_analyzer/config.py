@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Same budget as pcap_analyzer.capture.open.CHUNK_BYTES (not imported: loading a config needs no NumPy).
@@ -113,6 +112,8 @@ def load_config(path: str | Path) -> AnalysisConfig:
         >>> cfg = load_config("config.yaml")
         >>> cfg.gap_threshold_s
     """
+    import yaml  # type: ignore[import-untyped]  # only here: most runs read no file
+
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))

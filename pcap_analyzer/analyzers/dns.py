@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-from pcap_analyzer.analyzers.common import NS, Sampler, format_addr
+from pcap_analyzer.analyzers import dns_kernel as k
+from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.decode.packets import PacketTable
 from pcap_analyzer.report.model import DnsQueryInfo, DnsServer, DnsSummary, SeriesPoint, Stats
 
 HIST_EDGES_MS = (
@@ -29,28 +29,9 @@ HIST_EDGES_MS = (
     5000.0,
     float("inf"),
 )
-_DNS_QR = 0x8000
-
-
-@dataclass(slots=True)
-class _Txn:
-    """One DNS transaction: the first query of a (conversation, id) and what answered it."""
-
-    ts_ns: int
-    frame: int
-    client: str
-    server: str
-    name: str
-    qtype: int
-    answered: bool = False
-
-
-@dataclass(slots=True)
-class _Server:
-    queries: int = 0
-    unanswered: int = 0
-    errors: int = 0
-    times: Sampler | None = None
+# answers (or transactions) of one chunk: query ts, frame, qtype, dns_kernel.A_* rows, rcode, ms
+_Opt: TypeAlias = np.ndarray | None
+_Answers: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Opt, _Opt]
 
 
 class DnsAnalyzer:
@@ -62,7 +43,8 @@ class DnsAnalyzer:
     time runs from the transaction's FIRST query (dns.time). A second response to an answered
     transaction is a retransmitted response (no time); a response with no transaction is unsolicited.
     `unanswered` counts transactions never answered (tshark's query frames without dns.response_in,
-    minus the retransmitted ones). Memory: open transactions are capped at `max_open`; past it,
+    minus the retransmitted ones). The matching is one Numba pass per chunk (`dns_kernel.py`) over
+    transactions kept in NumPy rows. Memory: open transactions are capped at `max_open`; past it,
     transactions older than `stale_s` are closed (still counted), lists are capped (see `limits`).
     """
 
@@ -79,128 +61,173 @@ class DnsAnalyzer:
         self.max_servers, self.max_points = max_servers, max_points
         self.queries = self.responses = self.unanswered = 0
         self.retransmitted_queries = self.retransmitted_responses = self.unsolicited = 0
-        self.rcodes: dict[str, int] = {}
-        self._open: dict[tuple[int, ...], _Txn] = {}
+        self._rcodes = np.zeros(16, np.int64)
+        self._counts = np.zeros(4, np.int64)  # dns_kernel.C_*
+        self._slots = np.full(64, k.EMPTY, np.int64)
+        self._keys = np.zeros((0, k.N_KEY), np.uint64)
+        self._vals = np.zeros((0, k.N_VAL), np.int64)
+        self._addrs = np.zeros((0, k.N_ADDR), np.uint64)
+        self._srv_slots = np.full(1 << max(4, (2 * max_servers + 1).bit_length()), k.EMPTY, np.int64)
+        self._srv_addr = np.zeros((max_servers, 2), np.uint64)
+        self._srv_counts = np.zeros((max_servers, 3), np.int64)
+        self._srv_times: list[Sampler] = []
+        self._names: dict[int, str] = {int(k.NAME_NONE): ""}
         self._times = Sampler(1_000_000)
         self._hist = np.zeros(len(HIST_EDGES_MS) - 1, np.int64)
-        self._servers: dict[str, _Server] = {}
         self._unanswered_list: list[DnsQueryInfo] = []
         self._errors: list[DnsQueryInfo] = []
-        self._slowest: list[tuple[float, int, DnsQueryInfo]] = []  # min-heap by response time
+        self._slowest: list[tuple[float, int, DnsQueryInfo]] = []  # (ms, frame, info), slowest first
         self._pt, self._pv = Sampler(max_points), Sampler(max_points)
         self._origin: int | None = None
-        self._chunk: list[tuple[int, float, str]] = []  # (response ts, ms, server) of the current chunk
-        self._latest = 0
+
+    @property
+    def open_transactions(self) -> int:
+        """Transactions currently kept (answered ones stay until stale, to spot repeated answers)."""
+        return int(self._counts[k.C_OPEN])
 
     def update(self, batch: PacketBatch) -> None:
-        """Add one chunk (a Python loop over its DNS packets only)."""
+        """Add one chunk: one Numba pass over its DNS packets, then NumPy per outcome."""
         p, f = batch.packets, batch.flows
         if len(p) and self._origin is None:
             self._origin = int(p.ts_ns[0])
         idx = np.flatnonzero(p.is_dns)
-        if idx.size == 0:
+        m = idx.size
+        if m == 0:
             return
-        cols = zip(
-            idx.tolist(),
-            p.ts_ns[idx].tolist(),
-            p.frame[idx].tolist(),
-            f.conv[idx].tolist(),
-            p.dns_id[idx].tolist(),
-            p.dns_flags[idx].tolist(),
-            p.dns_qtype[idx].tolist(),
-            p.dns_qname_offset[idx].tolist(),
-            strict=True,
+        self._ensure(self.open_transactions + m)
+        kind = np.empty(m, np.int8)
+        row = np.empty(m, np.int64)
+        q_ts, q_frame, q_qtype, q_server = (np.zeros(m, np.int64) for _ in range(4))
+        q_addr = np.zeros((m, k.N_ADDR), np.uint64)
+        cols = (
+            p.ts_ns, p.frame, p.dns_id, p.dns_flags, p.dns_qtype, p.dns_qname_offset,
+            p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.sport, p.dport, p.buf,
         )
-        for i, ts, frame, conv, ident, flags, qtype, qoff in cols:
-            key = (conv, ident) if conv >= 0 else _addr_key(p, i, ident)
-            self._latest = max(self._latest, ts)
-            if flags & _DNS_QR:
-                self._response(key, ts, frame, flags & 0xF)
-            else:
-                self._query(key, ts, frame, qtype, qname_at(p.buf, qoff), p, i)
-        self._flush_times()
-        if len(self._open) > self.max_open:
+        self._rcodes += k.match_chunk(
+            idx, cols, f.conv, self._slots, self._keys, self._vals, self._addrs, self._counts,
+            self._srv_slots, self._srv_addr, self._srv_counts,
+            kind, row, q_ts, q_frame, q_qtype, q_addr, q_server,
+        )
+        counted = np.bincount(kind, minlength=5)
+        self.unsolicited += int(counted[k.UNSOLICITED])
+        self.retransmitted_responses += int(counted[k.RETRANSMITTED_RESPONSE])
+        self.retransmitted_queries += int(counted[k.RETRANSMITTED_QUERY])
+        self.responses += int(counted[k.UNSOLICITED] + counted[k.RETRANSMITTED_RESPONSE] + counted[k.ANSWER])
+        self.queries += int(counted[k.RETRANSMITTED_QUERY] + counted[k.NEW_QUERY])
+        while len(self._srv_times) < int(self._counts[k.C_SERVERS]):
+            self._srv_times.append(Sampler(10_000))
+        new = kind == k.NEW_QUERY
+        if new.any():
+            self._learn_names(q_addr[new, k.A_NAME], p.dns_qname_offset[idx[new]], p.buf)
+        ans = np.flatnonzero(kind == k.ANSWER)
+        if ans.size:
+            i = idx[ans]
+            rcode = (p.dns_flags[i] & 0xF).astype(np.int64)
+            ms = (p.ts_ns[i] - q_ts[ans]) / 1e6
+            self._add_times(p.ts_ns[i], ms, q_server[ans])
+            q = (q_ts[ans], q_frame[ans], q_qtype[ans], q_addr[ans], rcode, ms)
+            self._add_errors(q)
+            self._add_slowest(q)
+        if self.open_transactions > self.max_open:
             self._purge()
 
-    def _flush_times(self) -> None:
-        """Move this chunk's response times into the bounded samplers (one NumPy call each)."""
-        if not self._chunk:
-            return
-        ts, ms, servers = zip(*self._chunk, strict=True)
-        v = np.array(ms)
-        self._times.add(v)
-        self._pt.add((np.array(ts) - (self._origin or 0)) / NS)
-        self._pv.add(v)
-        b = np.minimum(np.searchsorted(HIST_EDGES_MS, v, side="right") - 1, self._hist.size - 1)
+    def _ensure(self, rows: int) -> None:
+        """Room for `rows` transactions, with the slot table at most half full."""
+        if rows > self._keys.shape[0]:
+            size = max(rows, 2 * self._keys.shape[0], 1024)
+            self._keys = grow(self._keys, size)
+            self._vals = grow(self._vals, size)
+            self._addrs = grow(self._addrs, size)
+        if 2 * rows > self._slots.shape[0]:
+            self._slots = np.full(1 << (2 * rows).bit_length(), k.EMPTY, np.int64)
+            k.rebuild(self._slots, self._keys, self.open_transactions)
+
+    def _learn_names(self, hashes: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint32],
+                     buf: npt.NDArray[np.uint8]) -> None:
+        """Decode one representative of every name hash not seen before."""
+        uniq, first = np.unique(hashes, return_index=True)
+        names = self._names
+        for h, at in zip(uniq.tolist(), first.tolist(), strict=True):
+            if h not in names:
+                names[h] = qname_at(buf, int(offsets[at]))
+
+    def _add_times(self, ts: npt.NDArray[np.int64], ms: npt.NDArray[np.float64],
+                   server: npt.NDArray[np.int64]) -> None:
+        self._times.add(ms)
+        self._pt.add((ts - (self._origin or 0)) / NS)
+        self._pv.add(ms)
+        b = np.minimum(np.searchsorted(HIST_EDGES_MS, ms, side="right") - 1, self._hist.size - 1)
         self._hist += np.bincount(b, minlength=self._hist.size)
-        by_server: dict[str, list[float]] = {}
-        for srv, x in zip(servers, ms, strict=True):
-            by_server.setdefault(srv, []).append(x)
-        for srv, xs in by_server.items():
-            st = self._servers.get(srv)
-            if st is not None and st.times is not None:
-                st.times.add(xs)
-        self._chunk.clear()
+        for sid in np.unique(server[server >= 0]).tolist():
+            self._srv_times[sid].add(ms[server == sid])
 
-    def _query(
-        self, key: tuple[int, ...], ts: int, frame: int, qtype: int, name: str, p: PacketTable, i: int
-    ) -> None:
-        self.queries += 1
-        t = self._open.get(key)
-        if t is not None and not t.answered:  # tshark 4.0 compares ids only, not names
-            self.retransmitted_queries += 1
+    def _add_errors(self, q: _Answers) -> None:
+        room = self.max_list - len(self._errors)
+        if room > 0:
+            for j in np.flatnonzero(q[4] != 0)[:room].tolist():
+                self._errors.append(self._info(q, j))
+
+    def _add_slowest(self, q: _Answers) -> None:
+        """Keep the `max_list` slowest answers (ties: earliest query frame first)."""
+        if self.max_list <= 0:
             return
-        client = format_addr(p.src_hi[i], p.src_lo[i])
-        server = format_addr(p.dst_hi[i], p.dst_lo[i])
-        self._open[key] = _Txn(ts, frame, client, server, name, qtype)
-        srv = self._server(server)
-        if srv is not None:
-            srv.queries += 1
+        ms, frame = q[5], q[1]
+        top = np.lexsort((frame, -ms))[: self.max_list].tolist()
+        kept = self._slowest
+        if len(kept) == self.max_list:
+            floor = (-kept[-1][0], kept[-1][1])
+            top = [j for j in top if (-ms[j], frame[j]) < floor]
+        if top:
+            kept += [(float(ms[j]), int(frame[j]), self._info(q, j)) for j in top]
+            kept.sort(key=lambda x: (-x[0], x[1]))
+            del kept[self.max_list :]
 
-    def _response(self, key: tuple[int, ...], ts: int, frame: int, rcode: int) -> None:
-        self.responses += 1
-        rname = RCODES.get(rcode, f"RCODE{rcode}")
-        self.rcodes[rname] = self.rcodes.get(rname, 0) + 1
-        t = self._open.get(key)
-        if t is None:
-            self.unsolicited += 1
+    def _info(self, q: _Answers, j: int) -> DnsQueryInfo:
+        ts, frame, qtype, addr, rcode, ms = q
+        a = addr[j]
+        return DnsQueryInfo(
+            frame=int(frame[j]),
+            ts=int(ts[j]) / NS,
+            client=format_addr(a[k.A_CHI], a[k.A_CLO]),
+            server=format_addr(a[k.A_SHI], a[k.A_SLO]),
+            name=self._names[int(a[k.A_NAME])],
+            qtype=qtype_name(int(qtype[j])),
+            rcode=RCODES.get(int(rcode[j]), f"RCODE{int(rcode[j])}") if rcode is not None else None,
+            response_time_ms=float(ms[j]) if ms is not None else None,
+        )
+
+    def _close_unanswered(self, rows: npt.NDArray[np.int64]) -> None:
+        """Count the unanswered transactions `rows` (in closing order) and list the first ones."""
+        if rows.size == 0:
             return
-        if t.answered:
-            self.retransmitted_responses += 1
-            return
-        t.answered = True
-        ms = (ts - t.ts_ns) / 1e6
-        self._chunk.append((ts, ms, t.server))
-        srv = self._servers.get(t.server)
-        if srv is not None:
-            srv.errors += rcode != 0
-        if rcode != 0 and len(self._errors) < self.max_list:
-            self._errors.append(_info(t, rname, ms))
-        if len(self._slowest) < self.max_list:
-            heapq.heappush(self._slowest, (ms, -t.frame, _info(t, rname, ms)))
-        elif (ms, -t.frame) > self._slowest[0][:2]:
-            heapq.heapreplace(self._slowest, (ms, -t.frame, _info(t, rname, ms)))
-
-    def _server(self, server: str) -> _Server | None:
-        srv = self._servers.get(server)
-        if srv is None and len(self._servers) < self.max_servers:
-            srv = self._servers[server] = _Server(times=Sampler(10_000))
-        return srv
-
-    def _close_unanswered(self, t: _Txn) -> None:
-        self.unanswered += 1
-        srv = self._servers.get(t.server)
-        if srv is not None:
-            srv.unanswered += 1
-        if len(self._unanswered_list) < self.max_list:
-            self._unanswered_list.append(_info(t, None, None))
+        self.unanswered += int(rows.size)
+        sid = self._vals[rows, k.V_SERVER]
+        sid = sid[sid >= 0]
+        if sid.size:
+            self._srv_counts[:, k.SRV_UNANSWERED] += np.bincount(sid, minlength=self.max_servers)
+        room = self.max_list - len(self._unanswered_list)
+        if room > 0:
+            r = rows[:room]
+            v = self._vals[r]
+            q = (v[:, k.V_TS], v[:, k.V_FRAME], v[:, k.V_QTYPE], self._addrs[r], None, None)
+            self._unanswered_list += [self._info(q, j) for j in range(r.size)]
 
     def _purge(self) -> None:
-        limit = self._latest - self.stale_ns
-        for key in [k for k, t in self._open.items() if t.ts_ns < limit]:
-            t = self._open.pop(key)
-            if not t.answered:
-                self._close_unanswered(t)
+        n = self.open_transactions
+        vals = self._vals[:n]
+        stale = vals[:, k.V_TS] < int(self._counts[k.C_LATEST]) - self.stale_ns
+        closing = np.flatnonzero(stale & (vals[:, k.V_ANSWERED] == 0))
+        self._close_unanswered(closing[np.argsort(vals[closing, k.V_ORDER], kind="stable")])
+        keep = np.flatnonzero(~stale)
+        m = keep.size
+        for a in (self._keys, self._vals, self._addrs):
+            a[:m] = a[keep]
+        self._counts[k.C_OPEN] = m
+        self._slots.fill(k.EMPTY)
+        k.rebuild(self._slots, self._keys, m)
+        if len(self._names) > 4 * max(self.max_open, 1024):  # forget names no open transaction uses
+            live = set(self._addrs[:m, k.A_NAME].tolist())
+            self._names = {h: v for h, v in self._names.items() if h in live or h == int(k.NAME_NONE)}
 
     def series(self) -> list[SeriesPoint]:
         """Response times over time (seconds since the first packet, ms), at most `max_points`."""
@@ -211,24 +238,27 @@ class DnsAnalyzer:
 
     def finalize(self) -> DnsSummary:
         """The DNS summary; transactions still open at the end count as unanswered."""
-        for t in sorted(self._open.values(), key=lambda t: t.frame):
-            if not t.answered:
-                self._close_unanswered(t)
-        self._open.clear()
+        n = self.open_transactions
+        vals = self._vals[:n]
+        open_rows = np.flatnonzero(vals[:, k.V_ANSWERED] == 0)
+        self._close_unanswered(open_rows[np.argsort(vals[open_rows, k.V_FRAME], kind="stable")])
+        self._counts[k.C_OPEN] = 0
+        self._slots.fill(k.EMPTY)
         servers = [
             DnsServer(
-                server=s,
-                queries=v.queries,
-                unanswered=v.unanswered,
-                errors=v.errors,
-                response_time_ms=v.times.stats() if v.times else Stats(),
+                server=format_addr(self._srv_addr[i, 0], self._srv_addr[i, 1]),
+                queries=int(self._srv_counts[i, k.SRV_QUERIES]),
+                unanswered=int(self._srv_counts[i, k.SRV_UNANSWERED]),
+                errors=int(self._srv_counts[i, k.SRV_ERRORS]),
+                response_time_ms=self._srv_times[i].stats(),
             )
-            for s, v in self._servers.items()
+            for i in range(int(self._counts[k.C_SERVERS]))
         ]
         servers.sort(key=lambda s: (-(s.response_time_ms.median or 0.0), -s.unanswered, s.server))
         # the open-ended last bucket ends at the slowest answer (JSON has no infinity)
         edges = [*HIST_EDGES_MS[:-1], max(HIST_EDGES_MS[-2], self._times.max)]
         hist = [(edges[i], edges[i + 1], int(c)) for i, c in enumerate(self._hist) if c]
+        rcodes = {RCODES.get(i, f"RCODE{i}"): int(c) for i, c in enumerate(self._rcodes.tolist()) if c}
         return DnsSummary(
             queries=self.queries,
             responses=self.responses,
@@ -236,12 +266,12 @@ class DnsAnalyzer:
             retransmitted_queries=self.retransmitted_queries,
             unsolicited_responses=self.unsolicited,
             response_time_ms=self._times.stats() if self._times.count else Stats(),
-            rcodes=dict(sorted(self.rcodes.items())),
+            rcodes=dict(sorted(rcodes.items())),
             histogram_ms=hist,
             servers=servers[:20],
             unanswered_queries=sorted(self._unanswered_list, key=lambda q: q.frame),
             error_responses=self._errors,
-            slowest_queries=[x[2] for x in sorted(self._slowest, key=lambda x: (-x[0], -x[1]))],
+            slowest_queries=[x[2] for x in self._slowest],
         )
 
     def limits(self) -> dict[str, int]:
@@ -252,22 +282,3 @@ class DnsAnalyzer:
             "dns_open_transactions": self.max_open,
             "dns_timeline_points": self.max_points,
         }
-
-
-def _info(t: _Txn, rcode: str | None, ms: float | None) -> DnsQueryInfo:
-    return DnsQueryInfo(
-        frame=t.frame,
-        ts=t.ts_ns / NS,
-        client=t.client,
-        server=t.server,
-        name=t.name,
-        qtype=qtype_name(t.qtype),
-        rcode=rcode,
-        response_time_ms=ms,
-    )
-
-
-def _addr_key(p: PacketTable, i: int, ident: int) -> tuple[int, ...]:
-    a = (int(p.src_hi[i]), int(p.src_lo[i]), int(p.sport[i]))
-    b = (int(p.dst_hi[i]), int(p.dst_lo[i]), int(p.dport[i]))
-    return (-1, *min(a, b), *max(a, b), ident)

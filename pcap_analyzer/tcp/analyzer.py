@@ -132,10 +132,10 @@ class TcpAnalyzer:
         else:
             flagged = tuple(np.zeros(0, np.int64) for _ in range(5))
         n = self.state.n_streams
-        return TcpReport(
-            dirs=self.state.dirs[:n].copy(),
-            streams=self.state.streams[:n].copy(),
-            counts=self.state.counts[:n].copy(),
+        return TcpReport(  # views, not copies: the state is not updated after this call
+            dirs=self.state.dirs[:n],
+            streams=self.state.streams[:n],
+            counts=self.state.counts[:n],
             rtt=self.rtt.freeze(),
             rto=self.rto.freeze(),
             flagged=flagged,

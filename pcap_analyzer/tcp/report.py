@@ -70,6 +70,25 @@ def _addr(hi: int, lo: int) -> str:
     return str(ipaddress.IPv6Address((hi << 64) | lo))
 
 
+@dataclass(slots=True)
+class _StreamIndex:
+    """Per-stream lookups for `TcpReport.connection`, built once (rows of a stream in capture order)."""
+
+    handshake: npt.NDArray[np.float64]
+    flow_row: npt.NDArray[np.int64]  # first FlowTable row of each stream, -1 = none
+    rtt_order: npt.NDArray[np.int64]
+    rtt_bounds: npt.NDArray[np.int64]
+    flag_order: npt.NDArray[np.int64]
+    flag_bounds: npt.NDArray[np.int64]
+
+
+def _groups(stream: npt.NDArray[np.integer], n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(order, bounds): the indices of stream s are order[bounds[s]:bounds[s + 1]], in their own order."""
+    order = np.argsort(stream, kind="stable")
+    bounds = np.searchsorted(stream[order], np.arange(n + 2), side="left")
+    return order, bounds
+
+
 @dataclass
 class TcpReport:
     """Per-stream arrays (index = tcp.stream) + samples; see the `TcpAnalyzer` docstring."""
@@ -85,6 +104,7 @@ class TcpReport:
     packets: int
     flow_table: FlowTable | None = None
     _states: list[str] | None = field(default=None, repr=False)
+    _index: _StreamIndex | None = field(default=None, repr=False)
 
     def count(self, flag: TcpAnalysis) -> int:
         """Capture-wide packets carrying `flag`."""
@@ -169,20 +189,20 @@ class TcpReport:
         pk = (int(d[0, D_PACKETS]), int(d[1, D_PACKETS]))
         by = (0, 0)
         ft = self.flow_table
+        ix = self._stream_index()
         if ft is not None:
-            rows = np.flatnonzero(ft.tcp_stream == s)
-            if rows.size:
-                r = int(rows[0])
+            r = int(ix.flow_row[s])
+            if r >= 0:
                 client, sport = _addr(ft.a_hi[r], ft.a_lo[r]), int(ft.a_port[r])
                 server, dport = _addr(ft.b_hi[r], ft.b_lo[r]), int(ft.b_port[r])
                 by = (int(ft.bytes_ab[r]), int(ft.bytes_ba[r]))
         duration = (st[S_LAST_TS] - st[S_FIRST_TS]) / 1e9
         payload = (int(d[0, D_PAYLOAD]), int(d[1, D_PAYLOAD]))
         data = int(d[:, D_DATA].sum())
-        rtt = self.rtt.value[self.rtt.stream == s]
-        hs = self.handshake_s()[s]
+        rtt = self.rtt.value[ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]]]
+        hs = ix.handshake[s]
         retr = int(cnt[_BIT[TcpAnalysis.RETRANSMISSION]])
-        keep = self.flagged[0] == s
+        keep = ix.flag_order[ix.flag_bounds[s] : ix.flag_bounds[s + 1]]
         flagged = [
             FlaggedPacket(frame=int(f), ts=float(t) / 1e9, direction=int(dd), flags=flag_names(int(a)))
             for f, t, dd, a in zip(self.flagged[1][keep], self.flagged[2][keep], self.flagged[3][keep],
@@ -205,6 +225,18 @@ class TcpReport:
             resets=int(d[0, D_RST] + d[1, D_RST]), state=self.states()[s],
             rto_time_ms=float(st[S_RTO_TIME] / 1e6), score=score, flagged=flagged,
         )
+
+    def _stream_index(self) -> _StreamIndex:
+        if self._index is None:
+            n = self.streams.shape[0]
+            flow_row = np.full(n, -1, np.int64)
+            if self.flow_table is not None:
+                ts = self.flow_table.tcp_stream
+                rows = np.flatnonzero((ts >= 0) & (ts < n))[::-1]  # reversed, so the first row wins
+                flow_row[ts[rows]] = rows
+            self._index = _StreamIndex(self.handshake_s(), flow_row, *_groups(self.rtt.stream, n),
+                                       *_groups(self.flagged[0], n))
+        return self._index
 
     def details(self, streams: list[int]) -> list[ConnectionDetail]:
         """Drill-down series for `streams` (those that hold a series slot; see `tcp/series.py`)."""

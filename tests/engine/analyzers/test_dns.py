@@ -124,7 +124,7 @@ def test_open_transactions_are_bounded() -> None:
     an = DnsAnalyzer(max_open=10, stale_s=5.0, max_list=3)
     for s in range(0, 50, 10):
         an.update(_messages(spec[s : s + 10], first_frame=s + 1))
-        assert len(an._open) <= 20
+        assert an.open_transactions <= 20
     r = an.finalize()
     assert (r.queries, r.unanswered) == (50, 50)
     assert [q.frame for q in r.unanswered_queries] == [1, 2, 3]

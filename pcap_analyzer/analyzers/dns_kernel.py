@@ -1,0 +1,220 @@
+"""Numba kernels of the DNS analyzer: query/response matching over a chunk's DNS packets.
+
+Open transactions live in NumPy rows addressed by an open-addressing hash of their key
+(conversation, DNS id); a row is reused when its key opens a new transaction, so row order is the
+order in which keys were first inserted. Names are carried as 64-bit hashes of the label bytes the
+decoder visits (see `name_hash`); the analyzer decodes one representative per hash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EMPTY = -1
+NAME_NONE = np.uint64(0)  # no question: qname_at gives ""
+NAME_ROOT = np.uint64(1)  # no label: "<Root>"
+
+# txn key columns (`keys`, uint64): conversation (+1, 0 = by address), canonical endpoints, DNS id
+K_CONV, K_AHI, K_ALO, K_APORT, K_BHI, K_BLO, K_BPORT, K_ID = range(8)
+N_KEY = 8
+# txn value columns (`vals`, int64)
+V_TS, V_FRAME, V_ANSWERED, V_QTYPE, V_SERVER, V_ORDER = range(6)
+N_VAL = 6
+# txn address/name columns (`addrs`, uint64)
+A_CHI, A_CLO, A_SHI, A_SLO, A_NAME = range(5)
+N_ADDR = 5
+# counters (`counts`, int64)
+C_OPEN, C_SEQ, C_LATEST, C_SERVERS = range(4)
+# per-packet outcome (`kind`)
+UNSOLICITED, RETRANSMITTED_RESPONSE, ANSWER, RETRANSMITTED_QUERY, NEW_QUERY = range(5)
+# per-server counters (`srv_counts`)
+SRV_QUERIES, SRV_UNANSWERED, SRV_ERRORS = range(3)
+
+_HEADER = 12
+_WINDOW = 2048
+_MAX_JUMPS = 64
+_MAX_NAME = 255
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_FNV = np.uint64(0x100000001B3)
+_S = np.uint64(29)
+
+
+@njit(cache=True)
+def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
+    h = (h ^ v) * _M1
+    return h ^ (h >> _S)
+
+
+@njit(cache=True)
+def name_hash(buf: np.ndarray, qoff: int) -> np.uint64:
+    """Hash of the label bytes `dns_names.qname_at(buf, qoff)` reads, walking them the same way."""
+    if qoff <= 0:
+        return NAME_NONE
+    lo = qoff - _HEADER
+    hi = min(lo + _WINDOW, buf.shape[0])
+    size = hi - lo
+    pos, jumps, length, labels = _HEADER, 0, 0, 0
+    h = np.uint64(0xCBF29CE484222325)
+    while 0 <= pos < size:
+        n = np.int64(buf[lo + pos])
+        if n == 0:
+            break
+        if n & 0xC0 == 0xC0:
+            if pos + 1 >= size or jumps >= _MAX_JUMPS:
+                break
+            pos = ((n & 0x3F) << 8) | np.int64(buf[lo + pos + 1])
+            jumps += 1
+            continue
+        if n & 0xC0:
+            break
+        length += 1 + n
+        if length > _MAX_NAME:
+            break
+        end = min(pos + 1 + n, size)
+        h = _mix(h, np.uint64(end - pos - 1) | np.uint64(0x100))  # label length, never a byte value
+        for k in range(pos + 1, end):
+            h = (h ^ np.uint64(buf[lo + k])) * _FNV
+        labels += 1
+        pos += 1 + n
+    if labels == 0:
+        return NAME_ROOT
+    h = _mix(h, np.uint64(labels))
+    return h if h > NAME_ROOT else h + np.uint64(2)
+
+
+@njit(cache=True)
+def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7):  # noqa: ANN001, ANN202
+    """(slot, row) of a key; row = -1 and slot = the free slot when absent."""
+    mask = np.uint64(slots.shape[0] - 1)
+    h = _mix(_mix(_mix(_mix(_mix(_mix(_mix(_mix(_M1, k0), k1), k2), k3), k4), k5), k6), k7)
+    s = h & mask
+    while True:
+        r = slots[s]
+        if r == EMPTY:
+            return s, -1
+        if (
+            keys[r, K_ID] == k7
+            and keys[r, K_CONV] == k0
+            and keys[r, K_AHI] == k1
+            and keys[r, K_ALO] == k2
+            and keys[r, K_APORT] == k3
+            and keys[r, K_BHI] == k4
+            and keys[r, K_BLO] == k5
+            and keys[r, K_BPORT] == k6
+        ):
+            return s, r
+        s = (s + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def rebuild(slots, keys, n) -> None:  # noqa: ANN001
+    """Index rows 0..n-1 into an all-EMPTY slot table."""
+    for r in range(n):
+        s, _ = _key_slot(
+            slots, keys, keys[r, 0], keys[r, 1], keys[r, 2], keys[r, 3], keys[r, 4], keys[r, 5],
+            keys[r, 6], keys[r, 7],
+        )
+        slots[s] = r
+
+
+@njit(cache=True)
+def _server_id(srv_slots, srv_addr, counts, hi, lo) -> int:  # noqa: ANN001
+    """Id of a server address, registering it while there is room; -1 when the table is full."""
+    mask = np.uint64(srv_slots.shape[0] - 1)
+    s = _mix(_mix(_M1, hi), lo) & mask
+    while True:
+        r = srv_slots[s]
+        if r == EMPTY:
+            n = counts[C_SERVERS]
+            if n >= srv_addr.shape[0]:
+                return -1
+            srv_addr[n, 0], srv_addr[n, 1] = hi, lo
+            srv_slots[s] = n
+            counts[C_SERVERS] = n + 1
+            return n
+        if srv_addr[r, 0] == hi and srv_addr[r, 1] == lo:
+            return r
+        s = (s + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def match_chunk(  # noqa: ANN201
+    idx, p, conv, slots, keys, vals, addrs, counts, srv_slots, srv_addr, srv_counts,
+    kind, q_row, q_ts, q_frame, q_qtype, q_addr, q_server,
+):
+    """Match the DNS packets `idx` of one chunk, in order; per packet fill the `kind` outcome and, for
+    answers and new queries, a copy of the transaction (`q_*`, as it stands at that packet).
+
+    p: (ts_ns, frame, dns_id, dns_flags, dns_qtype, dns_qname_offset, src_hi, src_lo, dst_hi, dst_lo,
+    sport, dport, buf). The caller guarantees room for len(idx) new rows. Returns the response count
+    per rcode (16 values).
+    """
+    ts_ns, frame, dns_id, dns_flags, dns_qtype, qname_off = p[:6]
+    src_hi, src_lo, dst_hi, dst_lo, sport, dport, buf = p[6:]
+    rcodes = np.zeros(16, np.int64)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        ts = ts_ns[i]
+        if ts > counts[C_LATEST]:
+            counts[C_LATEST] = ts
+        ident = np.uint64(dns_id[i])
+        c = conv[i]
+        if c >= 0:
+            k0, k1, k2, k3, k4, k5, k6 = np.uint64(c + 1), np.uint64(0), np.uint64(0), np.uint64(0), \
+                np.uint64(0), np.uint64(0), np.uint64(0)
+        else:  # no conversation: the canonical address pair, as (lower endpoint, higher endpoint)
+            a0, a1, a2 = np.uint64(src_hi[i]), np.uint64(src_lo[i]), np.uint64(sport[i])
+            b0, b1, b2 = np.uint64(dst_hi[i]), np.uint64(dst_lo[i]), np.uint64(dport[i])
+            if b0 < a0 or (b0 == a0 and (b1 < a1 or (b1 == a1 and b2 < a2))):
+                a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
+            k0, k1, k2, k3, k4, k5, k6 = np.uint64(0), a0, a1, a2, b0, b1, b2
+        s, r = _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, ident)
+        q_row[j] = r
+        if dns_flags[i] & 0x8000:
+            rcode = dns_flags[i] & 0xF
+            rcodes[rcode] += 1
+            if r < 0:
+                kind[j] = UNSOLICITED
+            elif vals[r, V_ANSWERED]:
+                kind[j] = RETRANSMITTED_RESPONSE
+            else:
+                kind[j] = ANSWER
+                vals[r, V_ANSWERED] = 1
+                sid = vals[r, V_SERVER]
+                if sid >= 0 and rcode != 0:
+                    srv_counts[sid, SRV_ERRORS] += 1
+                _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server)
+            continue
+        if r >= 0 and not vals[r, V_ANSWERED]:  # tshark 4.0 compares ids only, not names
+            kind[j] = RETRANSMITTED_QUERY
+            continue
+        if r < 0:
+            r = counts[C_OPEN]
+            counts[C_OPEN] = r + 1
+            slots[s] = r
+            keys[r, 0], keys[r, 1], keys[r, 2], keys[r, 3] = k0, k1, k2, k3
+            keys[r, 4], keys[r, 5], keys[r, 6], keys[r, 7] = k4, k5, k6, ident
+            vals[r, V_ORDER] = counts[C_SEQ]
+            counts[C_SEQ] += 1
+        q_row[j] = r
+        kind[j] = NEW_QUERY
+        vals[r, V_TS], vals[r, V_FRAME], vals[r, V_ANSWERED] = ts, frame[i], 0
+        vals[r, V_QTYPE] = dns_qtype[i]
+        addrs[r, A_CHI], addrs[r, A_CLO] = src_hi[i], src_lo[i]
+        addrs[r, A_SHI], addrs[r, A_SLO] = dst_hi[i], dst_lo[i]
+        addrs[r, A_NAME] = name_hash(buf, np.int64(qname_off[i]))
+        sid = _server_id(srv_slots, srv_addr, counts, dst_hi[i], dst_lo[i])
+        vals[r, V_SERVER] = sid
+        if sid >= 0:
+            srv_counts[sid, SRV_QUERIES] += 1
+        _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server)
+    return rcodes
+
+
+@njit(cache=True)
+def _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server) -> None:  # noqa: ANN001
+    q_ts[j], q_frame[j], q_qtype[j], q_server[j] = vals[r, V_TS], vals[r, V_FRAME], vals[r, V_QTYPE], \
+        vals[r, V_SERVER]
+    for k in range(N_ADDR):
+        q_addr[j, k] = addrs[r, k]
