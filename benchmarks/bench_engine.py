@@ -32,8 +32,7 @@ TEMPLATE = (
 SMALL = TEMPLATE.with_name("dns_hostile_names.pcap")
 ENGINE = [str(Path(sys.executable).with_name("pcap-analyzer"))]
 if not Path(ENGINE[0]).exists():
-    SMALL = TEMPLATE.with_name("dns_hostile_names.pcap")
-ENGINE = [sys.executable, "-m", "pcap_analyzer"]
+    ENGINE = [sys.executable, "-m", "pcap_analyzer"]
 
 DPKT_LOOP = """
 import sys, dpkt
