@@ -7,6 +7,7 @@
   // TcpAnalysis bits (pcap_analyzer/tcp/model.py) shown in the sequence graph.
   var RETRANSMISSION = 1, FAST_RETRANSMISSION = 2, SPURIOUS = 4, OUT_OF_ORDER = 8, LOST = 16;
   var PAGE_SIZE = 100;
+  var PRINT_ROWS = 1000;  // a printout holds the sorted/filtered table from the top, not only the page on screen
 
   /* Plotly.js creates <style> elements when it loads and when it plots. Under a nonce-based CSP they
      need our script's nonce, so style elements created by script get it before they are inserted
@@ -177,7 +178,7 @@
     this.byStream = {};
     this.all.forEach(function (c) { self.byStream[c.stream] = c; });
     this.rows = this.all.slice();
-    this.sortCol = -1; this.sortDir = 1; this.page = 0; this.selected = null;
+    this.sortCol = -1; this.sortDir = 1; this.page = 0; this.selected = null; this.printing = false;
     this.body = document.getElementById("conn-body");
     this.buildHead();
     var filter = document.getElementById("conn-filter");
@@ -195,6 +196,11 @@
       else if (ev.key === "ArrowDown" && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
       else if (ev.key === "ArrowUp" && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
     });
+    var printMedia = window.matchMedia("print");
+    var setPrinting = function (on) { if (self.printing !== on) { self.printing = on; self.render(); } };
+    printMedia.addEventListener("change", function (ev) { setPrinting(ev.matches); });
+    window.addEventListener("beforeprint", function () { setPrinting(true); });
+    window.addEventListener("afterprint", function () { setPrinting(printMedia.matches); });
     this.render();
   }
   ConnTable.prototype.buildHead = function () {
@@ -238,7 +244,8 @@
     this.render();
   };
   ConnTable.prototype.render = function () {
-    var start = this.page * PAGE_SIZE, slice = this.rows.slice(start, start + PAGE_SIZE);
+    var start = this.printing ? 0 : this.page * PAGE_SIZE;
+    var slice = this.rows.slice(start, start + (this.printing ? PRINT_ROWS : PAGE_SIZE));
     var frag = document.createDocumentFragment(), self = this;
     slice.forEach(function (c) {
       var tr = el("tr"); tr.tabIndex = 0; tr.dataset.stream = c.stream; tr.id = "conn-" + c.stream;
@@ -253,7 +260,9 @@
     });
     this.body.replaceChildren(frag);
     var pages = Math.max(1, Math.ceil(this.rows.length / PAGE_SIZE));
-    document.getElementById("conn-page").textContent = "Page " + (this.page + 1) + " of " + pages;
+    document.getElementById("conn-page").textContent = this.printing
+      ? "First " + slice.length + " of " + this.rows.length + " rows"
+      : "Page " + (this.page + 1) + " of " + pages;
     document.getElementById("conn-count").textContent = this.rows.length + " of " + this.all.length + " connections";
     document.getElementById("conn-prev").disabled = this.page === 0;
     document.getElementById("conn-next").disabled = this.page >= pages - 1;

@@ -39,6 +39,18 @@ def test_print_layout_and_pdf(tmp_path: Path, open_report) -> None:
     assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
 
 
+def test_print_shows_the_whole_sorted_table_not_one_page(tmp_path: Path, open_report) -> None:
+    page, log = open_report(write_html(synthetic_result(250), tmp_path / "r.html"))
+    rows = "document.querySelectorAll('#conn-body tr').length"
+    assert page.evaluate(rows) == 100  # one page on screen
+    page.emulate_media(media="print")
+    page.wait_for_function(f"{rows} === 250", timeout=5000)
+    assert "First 250 of 250 rows" in page.inner_text("#conn-page")
+    page.emulate_media(media="screen")
+    page.wait_for_function(f"{rows} === 100", timeout=5000)
+    assert log.console_errors == [] and log.page_errors == []
+
+
 def test_dark_mode_follows_the_system(tmp_path: Path, open_report) -> None:
     path = write_html(synthetic_result(5), tmp_path / "r.html")
     light, _ = open_report(path, color_scheme="light")
