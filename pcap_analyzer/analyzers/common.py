@@ -127,6 +127,26 @@ def grow(arr: np.ndarray, size: int, fill: int | float = 0) -> np.ndarray:
     return out
 
 
+def grow_in_place(arr: np.ndarray, size: int, fill: int | float = 0) -> np.ndarray:
+    """`arr` extended by 25 % (at least to `size` rows), resized in place; new rows set to `fill`.
+
+    Large blocks are reallocated by remapping pages, so the old and new copies never coexist and
+    the spare capacity stays under 25 %. Callers must not keep views of `arr` across the call;
+    an array that does not own its data is copied instead.
+    """
+    old = arr.shape[0]
+    if size <= old:
+        return arr
+    new_len = max(size, old + old // 4, 16)
+    if arr.flags.owndata and arr.flags.c_contiguous:
+        arr.resize((new_len,) + arr.shape[1:], refcheck=False)
+    else:
+        arr = np.concatenate([arr, np.zeros((new_len - old,) + arr.shape[1:], arr.dtype)])
+    if fill != 0:
+        arr[old:] = fill
+    return arr
+
+
 class TimeBins:
     """Per-bucket sums of several series from a fixed origin; the bucket width doubles (pairs merge)
     whenever the series would pass `max_bins`, so memory stays bounded for any capture length."""

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.analyzers import dns_kernel as k
-from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow
+from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_place
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.report.model import DnsQueryInfo, DnsServer, DnsSummary, SeriesPoint, Stats
@@ -51,7 +51,7 @@ class DnsAnalyzer:
     def __init__(
         self,
         *,
-        max_open: int = 200_000,
+        max_open: int = 50_000,
         stale_s: float = 60.0,
         max_list: int = 100,
         max_servers: int = 1000,
@@ -134,10 +134,10 @@ class DnsAnalyzer:
     def _ensure(self, rows: int) -> None:
         """Room for `rows` transactions, with the slot table at most half full."""
         if rows > self._keys.shape[0]:
-            size = max(rows, 2 * self._keys.shape[0], 1024)
-            self._keys = grow(self._keys, size)
-            self._vals = grow(self._vals, size)
-            self._addrs = grow(self._addrs, size)
+            size = max(rows, 1024)
+            self._keys = grow_in_place(self._keys, size)
+            self._vals = grow_in_place(self._vals, size)
+            self._addrs = grow_in_place(self._addrs, size)
         if 2 * rows > self._slots.shape[0]:
             self._slots = np.full(1 << (2 * rows).bit_length(), k.EMPTY, np.int64)
             k.rebuild(self._slots, self._keys, self.open_transactions)
@@ -197,7 +197,7 @@ class DnsAnalyzer:
         )
 
     def _close_unanswered(self, rows: npt.NDArray[np.int64]) -> None:
-        """Count the unanswered transactions `rows` (in closing order) and list the first ones."""
+        """Count the unanswered transactions `rows` and keep the `max_list` earliest in the list."""
         if rows.size == 0:
             return
         self.unanswered += int(rows.size)
@@ -205,12 +205,20 @@ class DnsAnalyzer:
         sid = sid[sid >= 0]
         if sid.size:
             self._srv_counts[:, k.SRV_UNANSWERED] += np.bincount(sid, minlength=self.max_servers)
-        room = self.max_list - len(self._unanswered_list)
-        if room > 0:
-            r = rows[:room]
+        if self.max_list <= 0:
+            return
+        # keep the earliest queries (by frame) whenever they are closed, so the list does not depend
+        # on when purges run
+        r = rows[np.argsort(self._vals[rows, k.V_FRAME], kind="stable")[: self.max_list]]
+        kept = self._unanswered_list
+        if len(kept) == self.max_list:
+            r = r[self._vals[r, k.V_FRAME] < kept[-1].frame]
+        if r.size:
             v = self._vals[r]
             q = (v[:, k.V_TS], v[:, k.V_FRAME], v[:, k.V_QTYPE], self._addrs[r], None, None)
-            self._unanswered_list += [self._info(q, j) for j in range(r.size)]
+            kept += [self._info(q, j) for j in range(r.size)]
+            kept.sort(key=lambda i: i.frame)
+            del kept[self.max_list :]
 
     def _purge(self) -> None:
         n = self.open_transactions

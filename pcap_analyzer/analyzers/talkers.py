@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from pcap_analyzer.analyzers.common import NON_IP, NS, format_addr, grow, ip_mask
+from pcap_analyzer.analyzers.common import NON_IP, NS, format_addr, grow_in_place, ip_mask
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.report.model import Conversation, Talker
 
@@ -53,9 +53,9 @@ class TalkersAnalyzer:
         top = int(conv.max()) + 1
         if top > self._addr.shape[0]:
             old = self._addr.shape[0]
-            self._addr = grow(self._addr, top)
-            self._cnt = grow(self._cnt, top)
-            self._ts = grow(self._ts, top)
+            self._addr = grow_in_place(self._addr, top)
+            self._cnt = grow_in_place(self._cnt, top)
+            self._ts = grow_in_place(self._ts, top)
             self._ts[old:, :, 0] = -1
         self._n_conv = max(self._n_conv, top)
         key = conv * 2 + f.direction[tix]
@@ -91,38 +91,40 @@ class TalkersAnalyzer:
             e[2] = min(e[2], int(lo[i]))
             e[3] = max(e[3], int(hi[i]))
 
-    def _directed(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
-        """All directed entries: addresses (m, 4) and [packets, bytes, first_ts, last_ts] (m, 4)."""
+    def _directed(self) -> tuple[list[npt.NDArray[np.uint64]], list[npt.NDArray[np.int64]]]:
+        """Directed entries as columns: [src_hi, src_lo, dst_hi, dst_lo], [packets, bytes, first, last]."""
         n = self._n_conv
         addr = self._addr[:n].reshape(-1, 4)
-        vals = np.concatenate([self._cnt[:n].reshape(-1, 2), self._ts[:n].reshape(-1, 2)], axis=1)
-        used = vals[:, 0] > 0
-        addr, vals = addr[used], vals[used]
+        cnt = self._cnt[:n].reshape(-1, 2)
+        ts = self._ts[:n].reshape(-1, 2)
+        used = np.flatnonzero(cnt[:, 0] > 0)
+        acols = [addr[used, j] for j in range(4)]
+        vcols = [cnt[used, 0], cnt[used, 1], ts[used, 0], ts[used, 1]]
         if self._other:
             oa = np.array(list(self._other.keys()), np.uint64).reshape(-1, 4)
             ov = np.array(list(self._other.values()), np.int64).reshape(-1, 4)
-            addr, vals = np.concatenate([addr, oa]), np.concatenate([vals, ov])
-        return addr, vals
+            acols = [np.concatenate([c, oa[:, j]]) for j, c in enumerate(acols)]
+            vcols = [np.concatenate([c, ov[:, j]]) for j, c in enumerate(vcols)]
+        return acols, vcols
 
     def finalize(self) -> tuple[list[Talker], list[Conversation]]:
         """Top talkers by bytes sent and top conversations by bytes (ties by address text)."""
         addr, vals = self._directed()
-        if addr.shape[0] == 0:
+        if addr[0].shape[0] == 0:
             return [], []
         return self._talkers(addr, vals), self._conversations(addr, vals)
 
-    def _talkers(self, addr: npt.NDArray[np.uint64], vals: npt.NDArray[np.int64]) -> list[Talker]:
-        both = np.concatenate([addr[:, :2], addr[:, 2:]])
-        uniq, inv = np.unique(both, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        m = addr.shape[0]
+    def _talkers(self, addr: list[npt.NDArray[np.uint64]], vals: list[npt.NDArray[np.int64]]) -> list[Talker]:
+        hi, lo = np.concatenate([addr[0], addr[2]]), np.concatenate([addr[1], addr[3]])
+        inv, rep = _group([hi, lo])
+        m = addr[0].shape[0]
         sent, recv = inv[:m], inv[m:]
-        k = len(uniq)
-        tx_b = np.bincount(sent, weights=vals[:, 1], minlength=k)
-        tx_p = np.bincount(sent, weights=vals[:, 0], minlength=k)
-        rx_b = np.bincount(recv, weights=vals[:, 1], minlength=k)
-        rx_p = np.bincount(recv, weights=vals[:, 0], minlength=k)
-        names = [_name(h, lo) for h, lo in uniq.tolist()]
+        k = rep.size
+        tx_b = np.bincount(sent, weights=vals[1], minlength=k)
+        tx_p = np.bincount(sent, weights=vals[0], minlength=k)
+        rx_b = np.bincount(recv, weights=vals[1], minlength=k)
+        rx_p = np.bincount(recv, weights=vals[0], minlength=k)
+        names = [_name(h, lo) for h, lo in zip(hi[rep].tolist(), lo[rep].tolist(), strict=True)]
         order = sorted((i for i in range(k) if tx_p[i] > 0), key=lambda i: (-tx_b[i], names[i]))
         return [
             Talker(
@@ -135,25 +137,29 @@ class TalkersAnalyzer:
             for i in order[: self.top_n]
         ]
 
-    def _conversations(self, addr: npt.NDArray[np.uint64], vals: npt.NDArray[np.int64]) -> list[Conversation]:
-        swap = (addr[:, 0] > addr[:, 2]) | ((addr[:, 0] == addr[:, 2]) & (addr[:, 1] > addr[:, 3]))
-        pair = np.where(swap[:, None], addr[:, [2, 3, 0, 1]], addr)
-        uniq, inv = np.unique(pair, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        k = len(uniq)
-        pk = np.bincount(inv, weights=vals[:, 0], minlength=k)
-        by = np.bincount(inv, weights=vals[:, 1], minlength=k)
-        lo_to_hi = np.bincount(inv, weights=np.where(swap, 0, vals[:, 1]), minlength=k)
+    def _conversations(
+        self, addr: list[npt.NDArray[np.uint64]], vals: list[npt.NDArray[np.int64]]
+    ) -> list[Conversation]:
+        sh, sl, dh, dl = addr
+        swap = (sh > dh) | ((sh == dh) & (sl > dl))
+        pair = [np.where(swap, d, s) for d, s in ((dh, sh), (dl, sl))]
+        pair += [np.where(swap, s, d) for d, s in ((dh, sh), (dl, sl))]
+        inv, rep = _group(pair)
+        k = rep.size
+        pk = np.bincount(inv, weights=vals[0], minlength=k)
+        by = np.bincount(inv, weights=vals[1], minlength=k)
+        lo_to_hi = np.bincount(inv, weights=np.where(swap, 0, vals[1]), minlength=k)
         first = np.full(k, _I64_MAX, np.int64)
         last = np.full(k, -1, np.int64)
-        np.minimum.at(first, inv, vals[:, 2])
-        np.maximum.at(last, inv, vals[:, 3])
+        np.minimum.at(first, inv, vals[2])
+        np.maximum.at(last, inv, vals[3])
         # A is the sender of the pair's first packet (as tshark -z conv,ip)
-        by_time = np.argsort(vals[:, 2], kind="stable")
+        by_time = np.argsort(vals[2], kind="stable")
         u, at = np.unique(inv[by_time], return_index=True)
         first_row = np.zeros(k, np.int64)
         first_row[u] = by_time[at]
-        names = [(_name(r[0], r[1]), _name(r[2], r[3])) for r in uniq.tolist()]
+        cols = [c[rep].tolist() for c in pair]
+        names = [(_name(a, b), _name(c, d)) for a, b, c, d in zip(*cols, strict=True)]
         order = sorted(range(k), key=lambda i: (-by[i], " <-> ".join(names[i])))[: self.top_n]
         out = []
         for i in order:
@@ -180,6 +186,23 @@ class TalkersAnalyzer:
     def limits(self) -> dict[str, int]:
         """Caps applied to the result lists."""
         return {"top_talkers": self.top_n, "conversations": self.top_n}
+
+
+def _group(cols: list[npt.NDArray[np.uint64]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(group id of each row, one row index per group) for the distinct rows of `cols`.
+
+    Works column by column (unlike np.unique(axis=0), which copies whole rows several times).
+    """
+    order = np.lexsort(cols[::-1])
+    new = np.zeros(order.size, np.bool_)
+    new[:1] = True
+    for c in cols:
+        sc = c[order]
+        new[1:] |= sc[1:] != sc[:-1]
+        del sc
+    inv = np.empty(order.size, np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return inv, order[new]
 
 
 def _name(hi: int, lo: int) -> str:

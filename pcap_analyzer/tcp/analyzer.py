@@ -10,9 +10,9 @@ beside tshark's figures rather than instead of them:
   of an unacked segment, timed from the oldest such copy); no other estimator replaces it.
 
 Memory stays bounded whatever the capture: per-stream state is a few int64 per stream
-(`tcp/state.py`); ACK RTT / RTO samples are kept in float32/int32 arrays up to `max_samples` and
-then thinned by stride doubling (every 2nd kept, then every 4th ...), which keeps the quantiles
-unbiased; flagged packets are capped per stream and globally; detail series see `tcp/series.py`.
+(`tcp/state.py`); ACK RTT / RTO samples are kept as (stream int32, value float32) pairs up to
+`max_samples` and then thinned by stride doubling (every 2nd kept, then every 4th ...), which keeps
+the quantiles unbiased; flagged packets are capped per stream and globally; detail series see `tcp/series.py`.
 """
 
 from __future__ import annotations
@@ -107,12 +107,10 @@ class TcpAnalyzer:
         t0 = self.first_ts_ns or 0
         has_rtt = np.flatnonzero(res.ack_rtt_ns >= 0)
         if has_rtt.size:
-            self.rtt.add(flows.tcp_stream[has_rtt], (packets.ts_ns[has_rtt] - t0) / 1e9,
-                         res.ack_rtt_ns[has_rtt] / 1e9)
+            self.rtt.add(flows.tcp_stream[has_rtt], res.ack_rtt_ns[has_rtt] / 1e9)
         has_rto = np.flatnonzero(res.rto_ns >= 0)
         if has_rto.size:
-            self.rto.add(flows.tcp_stream[has_rto], (packets.ts_ns[has_rto] - t0) / 1e9,
-                         res.rto_ns[has_rto] / 1e9)
+            self.rto.add(flows.tcp_stream[has_rto], res.rto_ns[has_rto] / 1e9)
         kept = np.flatnonzero(keep)
         room = self.flagged_total - self._n_flagged
         if kept.size and room > 0:
@@ -132,6 +130,7 @@ class TcpAnalyzer:
         else:
             flagged = tuple(np.zeros(0, np.int64) for _ in range(5))
         n = self.state.n_streams
+        self.state.frozen = True
         return TcpReport(  # views, not copies: the state is not updated after this call
             dirs=self.state.dirs[:n],
             streams=self.state.streams[:n],

@@ -54,13 +54,17 @@ def stats_ms(seconds: npt.NDArray[np.floating]) -> Stats:
     """Stats (ms) of a sample in seconds; NumPy linear-interpolation percentiles, as the oracle."""
     if seconds.size == 0:
         return Stats()
-    v = seconds.astype(np.float64) * 1e3
+    v = seconds.astype(np.float64)
+    v *= 1e3  # in place: the RTT sample can hold millions of values
 
     def ms(x: float) -> float:  # samples are float32: drop the digits below 1 ns they cannot hold
         return round(float(x), 6)
 
-    return Stats(count=int(v.size), min=ms(v.min()), median=ms(np.percentile(v, 50)),
-                 p95=ms(np.percentile(v, 95)), max=ms(v.max()), mean=ms(v.mean()))
+    lo, hi, mean = ms(v.min()), ms(v.max()), ms(v.mean())
+    # percentiles depend only on the values, so partitioning `v` in place (no copy) is safe after the mean
+    median = ms(np.percentile(v, 50, overwrite_input=True))
+    p95 = ms(np.percentile(v, 95, overwrite_input=True))
+    return Stats(count=int(v.size), min=lo, median=median, p95=p95, max=hi, mean=mean)
 
 
 def _addr(hi: int, lo: int) -> str:
@@ -72,10 +76,15 @@ def _addr(hi: int, lo: int) -> str:
 
 @dataclass(slots=True)
 class _StreamIndex:
-    """Per-stream lookups for `TcpReport.connection`, built once (rows of a stream in capture order)."""
+    """Per-stream lookups for `TcpReport.connection`, built once (rows of a stream in capture order).
+
+    RTT rows are grouped only for the streams `connections()` lists (`rtt_covered`): grouping all
+    samples would take an index array as large as the sample itself.
+    """
 
     handshake: npt.NDArray[np.float64]
     flow_row: npt.NDArray[np.int64]  # first FlowTable row of each stream, -1 = none
+    rtt_covered: npt.NDArray[np.bool_]
     rtt_order: npt.NDArray[np.int64]
     rtt_bounds: npt.NDArray[np.int64]
     flag_order: npt.NDArray[np.int64]
@@ -180,6 +189,7 @@ class TcpReport:
         """The `limit` worst connections (highest `scores()` first, then by stream)."""
         scores = self.scores()
         order = np.lexsort((np.arange(scores.size), -scores))[:limit]
+        self._stream_index(order)
         return [self.connection(int(s), float(scores[s])) for s in order]
 
     def connection(self, s: int, score: float = 0.0) -> TcpConnection:
@@ -199,7 +209,10 @@ class TcpReport:
         duration = (st[S_LAST_TS] - st[S_FIRST_TS]) / 1e9
         payload = (int(d[0, D_PAYLOAD]), int(d[1, D_PAYLOAD]))
         data = int(d[:, D_DATA].sum())
-        rtt = self.rtt.value[ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]]]
+        if ix.rtt_covered[s]:
+            rtt = self.rtt.value[ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]]]
+        else:
+            rtt = self.rtt.value[self.rtt.stream == s]
         hs = ix.handshake[s]
         retr = int(cnt[_BIT[TcpAnalysis.RETRANSMISSION]])
         keep = ix.flag_order[ix.flag_bounds[s] : ix.flag_bounds[s + 1]]
@@ -226,15 +239,22 @@ class TcpReport:
             rto_time_ms=float(st[S_RTO_TIME] / 1e6), score=score, flagged=flagged,
         )
 
-    def _stream_index(self) -> _StreamIndex:
-        if self._index is None:
+    def _stream_index(self, rtt_streams: npt.NDArray[np.int64] | None = None) -> _StreamIndex:
+        """The lookups (built on first use; `rtt_streams` = streams whose RTT rows get grouped)."""
+        ix = self._index
+        if ix is None or rtt_streams is not None and not ix.rtt_covered[rtt_streams].all():
             n = self.streams.shape[0]
             flow_row = np.full(n, -1, np.int64)
             if self.flow_table is not None:
                 ts = self.flow_table.tcp_stream
                 rows = np.flatnonzero((ts >= 0) & (ts < n))[::-1]  # reversed, so the first row wins
                 flow_row[ts[rows]] = rows
-            self._index = _StreamIndex(self.handshake_s(), flow_row, *_groups(self.rtt.stream, n),
+            covered = np.zeros(n, np.bool_)
+            if rtt_streams is not None:
+                covered[rtt_streams] = True
+            rows = np.flatnonzero(covered[self.rtt.stream])
+            order, bounds = _groups(self.rtt.stream[rows], n)
+            self._index = _StreamIndex(self.handshake_s(), flow_row, covered, rows[order], bounds,
                                        *_groups(self.flagged[0], n))
         return self._index
 

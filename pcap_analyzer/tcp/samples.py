@@ -1,4 +1,4 @@
-"""SampleBuffer: bounded (stream, t, value) samples in int32/float32 arrays, thinned by stride doubling."""
+"""SampleBuffer: bounded (stream, value) samples in int32/float32 arrays, thinned by stride doubling."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+_GROWTH = 1.25
+
 
 @dataclass(slots=True)
 class Samples:
     """Frozen samples: `stride` > 1 means only every stride-th sample (in capture order) was kept."""
 
     stream: npt.NDArray[np.int32]
-    t: npt.NDArray[np.float32]  # seconds since the first packet of the capture
     value: npt.NDArray[np.float32]  # seconds
     seen: int  # samples offered, before thinning
     stride: int
@@ -23,49 +24,52 @@ class Samples:
 
 
 class SampleBuffer:
-    """Append-only sample store of at most `cap` entries (about 12 bytes each).
+    """Append-only sample store of at most `cap` entries (8 bytes each).
 
     When full, every second kept sample is dropped and the stride doubles, so the kept set is
     always "every stride-th sample seen": an unbiased subsample for medians and percentiles.
+    The arrays grow in place by 25 % (never two copies at once) up to `cap`.
     """
 
     def __init__(self, cap: int) -> None:
         self.cap = max(2, cap)
         self.stream = np.zeros(1024, np.int32)
-        self.t = np.zeros(1024, np.float32)
         self.value = np.zeros(1024, np.float32)
         self.n = 0
         self.seen = 0
         self.stride = 1
+        self._frozen = False
 
-    def add(self, stream: npt.ArrayLike, t: npt.ArrayLike, value: npt.ArrayLike) -> None:
+    def _reserve(self, need: int) -> None:
+        size = self.stream.shape[0]
+        if need <= size:
+            return
+        size = min(max(need, int(_GROWTH * size)), max(need, self.cap))
+        self.stream.resize(size, refcheck=False)
+        self.value.resize(size, refcheck=False)
+
+    def add(self, stream: npt.ArrayLike, value: npt.ArrayLike) -> None:
         """Offer samples in capture order."""
+        if self._frozen:  # views handed out by `freeze` must not change
+            self.stream, self.value, self._frozen = self.stream.copy(), self.value.copy(), False
         s = np.asarray(stream)
         start = (-self.seen) % self.stride  # keep global positions that are multiples of stride
         self.seen += s.shape[0]
         pick = slice(start, None, self.stride)
-        s, tt, v = s[pick], np.asarray(t)[pick], np.asarray(value)[pick]
+        s, v = s[pick], np.asarray(value)[pick]
         need = self.n + s.shape[0]
-        if need > self.stream.shape[0]:
-            size = min(max(need, 2 * self.stream.shape[0]), max(need, self.cap))
-            for name in ("stream", "t", "value"):
-                old = getattr(self, name)
-                new = np.zeros(size, old.dtype)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
+        self._reserve(need)
         self.stream[self.n:need] = s
-        self.t[self.n:need] = tt
         self.value[self.n:need] = v
         self.n = need
         while self.n > self.cap:
             keep = self.n // 2 + self.n % 2
-            for name in ("stream", "t", "value"):
-                arr = getattr(self, name)
+            for arr in (self.stream, self.value):
                 arr[:keep] = arr[: self.n : 2]
             self.n = keep
             self.stride *= 2
 
     def freeze(self) -> Samples:
-        """The kept samples as compact arrays."""
-        return Samples(self.stream[: self.n].copy(), self.t[: self.n].copy(), self.value[: self.n].copy(),
-                       self.seen, self.stride)
+        """The kept samples (views, not copies: a later `add` copies the arrays first)."""
+        self._frozen = True
+        return Samples(self.stream[: self.n], self.value[: self.n], self.seen, self.stride)

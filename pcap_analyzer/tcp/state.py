@@ -1,8 +1,12 @@
-"""Compact per-connection TCP state: NumPy arrays indexed by tcp.stream, grown by doubling.
+"""Compact per-connection TCP state: NumPy arrays indexed by tcp.stream, grown in place by 25 %.
 
 Everything the Numba kernel (`tcp/expert.py`) keeps between chunks lives here, as a few int64
 matrices addressed by the column constants below, plus a pool of unacknowledged segments
 (Wireshark's `tcp_unacked_t` list) stored as arrays with index links.
+
+Memory: about 590 bytes per stream. The per-stream arrays grow in place (`ndarray.resize`, a
+realloc that large blocks satisfy by remapping pages), so growing never holds the old and the new
+copy at once, and the spare capacity stays under 25 %.
 """
 
 from __future__ import annotations
@@ -55,24 +59,36 @@ S_SYN_BEFORE_SYNACK = 11  # SYN/ACK seen after a SYN from the initiator
 S_NFLAGGED = 12  # flagged packets kept for the report (capped)
 N_STREAM = 13
 
+N_COUNTS = 18  # TcpAnalysis bits counted per stream (tcp/model.py: bits 0..17)
+GROWTH = 1.25
+
 SEQ_MASK = 0xFFFFFFFF
 NO_WINDOW = 0xFFFFFFFF
 
 
-def _grow(a: npt.NDArray[np.int64], n: int, fill: int) -> npt.NDArray[np.int64]:
-    out = np.full((n,) + a.shape[1:], fill, dtype=a.dtype)
+def _grow_rows(a: npt.NDArray[np.int64], n: int, in_place: bool) -> npt.NDArray[np.int64]:
+    """`a` with `n` rows (new rows zero): resized in place when allowed, else copied."""
+    if in_place and a.flags.owndata and a.flags.c_contiguous:
+        a.resize((n,) + a.shape[1:], refcheck=False)
+        return a
+    out = np.zeros((n,) + a.shape[1:], dtype=a.dtype)
     out[: a.shape[0]] = a
     return out
 
 
 class TcpState:
-    """All per-stream state and the unacked-segment pool; `ensure` grows it by doubling."""
+    """All per-stream state and the unacked-segment pool; `ensure` grows it.
+
+    `frozen` (set once a report holds views of the arrays) makes later growth copy instead of
+    resizing in place, so those views never dangle.
+    """
 
     def __init__(self, streams: int = 64, segments: int = 4096) -> None:
         self.dirs = np.zeros((0, 2, N_DIR), np.int64)
         self.streams = np.zeros((0, N_STREAM), np.int64)
-        self.counts = np.zeros((0, 32), np.int32)  # per stream: packets carrying each TcpAnalysis bit
+        self.counts = np.zeros((0, N_COUNTS), np.int32)  # per stream: packets carrying each TcpAnalysis bit
         self.n_streams = 0
+        self.frozen = False
         self._ensure_streams(streams)
         # segment pool: seq, nextseq, frame, ts, older (next in list / next free), newer
         self.seg = np.zeros((segments, 6), np.int64)
@@ -84,23 +100,20 @@ class TcpState:
         cap = self.dirs.shape[0]
         if n <= cap:
             return
-        new = max(n, 2 * cap, 64)
-        dirs = np.zeros((new, 2, N_DIR), np.int64)
-        dirs[:, :, D_WINDOW] = NO_WINDOW
-        dirs[:, :, D_WINSCALE] = -1
-        dirs[:, :, D_HEAD] = -1
-        dirs[:, :, D_TAIL] = -1
-        dirs[:, :, D_FIRST_SYN_FRAME] = -1
-        dirs[:cap] = self.dirs
-        streams = np.zeros((new, N_STREAM), np.int64)
-        streams[:, S_FIRST_SYN_TS] = -1
-        streams[:, S_FIRST_SYNACK_TS] = -1
-        streams[:, S_HS_ACK_TS] = -1
-        streams[:, S_SLOT] = -1
-        streams[:cap] = self.streams
-        counts = np.zeros((new, 32), np.int32)
-        counts[:cap] = self.counts
-        self.dirs, self.streams, self.counts = dirs, streams, counts
+        new = max(n, int(GROWTH * cap), 64)
+        in_place = not self.frozen
+        self.dirs = dirs = _grow_rows(self.dirs, new, in_place)
+        dirs[cap:, :, D_WINDOW] = NO_WINDOW
+        dirs[cap:, :, D_WINSCALE] = -1
+        dirs[cap:, :, D_HEAD] = -1
+        dirs[cap:, :, D_TAIL] = -1
+        dirs[cap:, :, D_FIRST_SYN_FRAME] = -1
+        self.streams = streams = _grow_rows(self.streams, new, in_place)
+        streams[cap:, S_FIRST_SYN_TS] = -1
+        streams[cap:, S_FIRST_SYNACK_TS] = -1
+        streams[cap:, S_HS_ACK_TS] = -1
+        streams[cap:, S_SLOT] = -1
+        self.counts = _grow_rows(self.counts, new, in_place)
 
     def ensure(self, max_stream: int, new_packets: int) -> None:
         """Make room for streams up to `max_stream` and `new_packets` more unacked segments."""
@@ -109,11 +122,9 @@ class TcpState:
         if self.free[1] >= new_packets:
             return
         old = self.seg.shape[0]
-        new = max(2 * old, old + new_packets - int(self.free[1]))
-        seg = np.zeros((new, 6), np.int64)
-        seg[:old] = self.seg
+        new = max(int(GROWTH * old), old + new_packets - int(self.free[1]))
+        self.seg = seg = _grow_rows(self.seg, new, True)  # no report holds views of the pool
         seg[old:, 4] = np.arange(old + 1, new + 1)
         seg[-1, 4] = self.free[0]  # chain the old free list after the new slots
-        self.seg = seg
         self.free[0] = old
         self.free[1] += new - old

@@ -17,7 +17,7 @@ def test_sample_buffer_keeps_every_stride_th_sample() -> None:
     buf = SampleBuffer(cap=5)
     for lo in range(0, 23, 3):  # 0..23 offered in chunks of 3
         vals = np.arange(lo, min(lo + 3, 23), dtype=np.float64)
-        buf.add(np.zeros(vals.size, np.int32), vals, vals)
+        buf.add(np.zeros(vals.size, np.int32), vals)
     frozen = buf.freeze()
     assert frozen.seen == 23 and frozen.stride == 8
     assert frozen.value.tolist() == [0.0, 8.0, 16.0]
