@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,12 @@ from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.capture.chunk import RecordChunk
 from pcap_analyzer.capture.linktypes import linktype_name
-from pcap_analyzer.capture.open import open_capture
+from pcap_analyzer.capture.open import CaptureReader, open_capture
 from pcap_analyzer.config import AnalysisConfig, resolve_config
 from pcap_analyzer.decode import decode_chunk
 from pcap_analyzer.decode.packets import PacketTable, Undecoded
 from pcap_analyzer.diagnose.findings import diagnose
+from pcap_analyzer.flows.model import FlowAssignment
 from pcap_analyzer.flows.tracker import FlowTracker
 from pcap_analyzer.progress import Phase, ProgressCallback
 from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator, WarningInfo
@@ -91,6 +95,68 @@ class _CaptureFacts:
         )
 
 
+class _ReadAhead:
+    """Reads chunks and runs `prepare` on each in a worker thread while the caller works on earlier ones.
+
+    The engine's Numba kernels release the GIL, so on a multi-core machine reading, decoding and the stages
+    in `prepare` overlap the caller's TCP analysis. `prepare(chunk)` runs once per chunk, in file order, and
+    its results reach the caller in that order. The worker starts a chunk only while fewer than IN_FLIGHT
+    are prepared and not yet done with (the caller is done with one when it asks for the next), which bounds
+    memory. A worker failure is raised in the caller; leaving the `with` block, even on an error, stops the
+    worker before the reader is closed, since chunks are views of the reader's buffer.
+    """
+
+    _END = object()
+    IN_FLIGHT = 2
+
+    def __init__(self, reader: CaptureReader, prepare: Callable[[RecordChunk], Any]) -> None:
+        self._reader = reader
+        self._prepare = prepare
+        self._ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._room = threading.Semaphore(self.IN_FLIGHT)
+        self._stop = False
+        self._thread = threading.Thread(target=self._work, name="pcap-read-ahead", daemon=True)
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._room.release()  # wake a worker waiting for room; it sees _stop and ends
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[tuple[Any, int, int]]:
+        """(prepare's result, reader.bytes_done, reader.packets_done) of each chunk."""
+        while True:
+            item = self._ready.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            del item
+            self._room.release()
+
+    def _work(self) -> None:
+        reader = self._reader
+        try:
+            chunks = iter(reader)
+            while True:
+                self._room.acquire()
+                if self._stop:
+                    return
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                item = (self._prepare(chunk), int(reader.bytes_done), int(reader.packets_done))
+                self._ready.put(item)
+                del chunk, item
+            self._ready.put(self._END)
+        except BaseException as exc:  # handed to the caller, raised there
+            self._ready.put(exc)
+
+
 class _Pipeline:
     """The per-chunk stages and the streaming analyzers of one analysis."""
 
@@ -124,14 +190,26 @@ class _Pipeline:
             self.talkers,
             self.throughput,
         )
+        # Analyzers that need no TCP results run in the read-ahead thread, in parallel with TCP analysis. Only
+        # they read packet bytes (DNS names, RTP headers): the reader drops a chunk's file pages from memory
+        # when the thread moves on, and late stages would fault them back in.
+        self.late = (self.throughput,)
+        self.early = tuple(a for a in self.streaming if a not in self.late)
 
-    def feed(self, chunk: RecordChunk) -> None:
+    def prepare(self, chunk: RecordChunk) -> tuple[PacketTable, FlowAssignment]:
+        """Decode, count capture facts, assign flows, run the early analyzers (in the read-ahead thread)."""
         packets = decode_chunk(chunk)
         self.facts.add(chunk, packets)
         flows = self.tracker.assign(packets)
-        tcp = self.tcp.update(packets, flows)
-        batch = PacketBatch(packets, flows, tcp)
-        for analyzer in self.streaming:
+        batch = PacketBatch(packets, flows)
+        for analyzer in self.early:
+            analyzer.update(batch)
+        return packets, flows
+
+    def feed(self, packets: PacketTable, flows: FlowAssignment) -> None:
+        """TCP analysis and the late analyzers (in the caller's thread)."""
+        batch = PacketBatch(packets, flows, self.tcp.update(packets, flows))
+        for analyzer in self.late:
             analyzer.update(batch)
 
     def finish(self, result: AnalysisResult) -> None:
@@ -195,9 +273,10 @@ def analyze(
     with open_capture(path, chunk_bytes=cfg.chunk_bytes) as reader:
         total = int(reader.bytes_total)
         progress(0, total, 0, Phase.READING)
-        for chunk in reader:
-            pipeline.feed(chunk)
-            progress(int(reader.bytes_done), total, int(reader.packets_done), Phase.READING)
+        with _ReadAhead(reader, pipeline.prepare) as chunks:
+            for (table, flows), bytes_done, packets_done in chunks:
+                pipeline.feed(table, flows)
+                progress(bytes_done, total, packets_done, Phase.READING)
         capture = pipeline.facts.info(path, reader)
     packets = capture.packets
     progress(total, total, packets, Phase.ANALYZING)

@@ -11,8 +11,11 @@ from pcap_analyzer.tcp.model import TcpChunkResult
 
 @dataclass(slots=True)
 class PacketBatch:
-    """One chunk after decode, flow assignment and TCP analysis; all arrays are aligned by packet."""
+    """One chunk after decode, flow assignment and TCP analysis; all arrays are aligned by packet.
+
+    `tcp` is None for the analyzers that run before TCP analysis (see pcap_analyzer.api).
+    """
 
     packets: PacketTable
     flows: FlowAssignment
-    tcp: TcpChunkResult
+    tcp: TcpChunkResult | None = None

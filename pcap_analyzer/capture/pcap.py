@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from pcap_analyzer.capture.walk import WalkOut, u32
 from pcap_analyzer.errors import CaptureFormatError
+from pcap_analyzer.jit import kernel
 
 GLOBAL_HEADER_LEN = 24
 MAX_RECORD = 1 << 24  # no snaplen, however large the header claims, makes a bigger record plausible
@@ -69,7 +69,7 @@ def parse_global_header(head: bytes, name: str) -> PcapHeader:
     return PcapHeader(swapped, nsec, rlen, snaplen, network & 0xFFFF, (major, minor))
 
 
-@njit(cache=True)
+@kernel
 def walk_pcap(
     buf: npt.NDArray[np.uint8],
     pos: int,

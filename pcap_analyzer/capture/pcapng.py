@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from pcap_analyzer.capture.walk import WalkOut, u16, u32
+from pcap_analyzer.jit import kernel
 
 SHB_TYPE = 0x0A0D0D0A
 IDB_TYPE, OPB_TYPE, SPB_TYPE, EPB_TYPE = 1, 2, 3, 6
@@ -29,7 +29,7 @@ def is_pcapng_magic(head: bytes) -> bool:
     return head[:4] == b"\x0a\x0d\x0d\x0a"
 
 
-@njit(cache=True)
+@kernel
 def ticks_to_ns(t: int, units: int, offset_s: int) -> int:
     """Interface timestamp units -> epoch ns (floor), without int64 overflow for 2^-n resolutions."""
     if units == 1_000_000_000:
@@ -46,7 +46,7 @@ def ticks_to_ns(t: int, units: int, offset_s: int) -> int:
     return ns + offset_s * 1_000_000_000
 
 
-@njit(cache=True)
+@kernel
 def walk_pcapng(
     buf: npt.NDArray[np.uint8],
     pos: int,

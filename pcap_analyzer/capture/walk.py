@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from pcap_analyzer.jit import kernel
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def u32(buf: npt.NDArray[np.uint8], i: int, swapped: bool) -> int:
     """Unsigned 32-bit integer at buf[i], little-endian unless `swapped` (big-endian file)."""
     b0, b1, b2, b3 = np.int64(buf[i]), np.int64(buf[i + 1]), np.int64(buf[i + 2]), np.int64(buf[i + 3])
@@ -16,7 +17,7 @@ def u32(buf: npt.NDArray[np.uint8], i: int, swapped: bool) -> int:
     return int((b3 << 24) | (b2 << 16) | (b1 << 8) | b0)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def u16(buf: npt.NDArray[np.uint8], i: int, swapped: bool) -> int:
     """Unsigned 16-bit integer at buf[i]."""
     if swapped:

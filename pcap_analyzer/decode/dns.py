@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.fields import Header, be16
+from pcap_analyzer.jit import kernel
 
 DNS = Header(
     "dns",
@@ -33,7 +33,7 @@ MAX_POINTERS = 32
 DNS_LEN = DNS.size
 
 
-@njit(cache=True)
+@kernel
 def decode_dns(
     buf: np.ndarray,
     p: int,

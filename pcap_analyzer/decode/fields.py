@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from pcap_analyzer.jit import kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,19 +46,19 @@ class Header:
         return f"Header({self.name!r}, {', '.join(f'{f.name}@{f.offset}:{f.size}' for f in self.fields)})"
 
 
-@njit(cache=True)
+@kernel
 def be16(buf: np.ndarray, p: int) -> int:
     """Big-endian 16-bit value at `buf[p]`."""
     return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
 
 
-@njit(cache=True)
+@kernel
 def be32(buf: np.ndarray, p: int) -> int:
     """Big-endian 32-bit value at `buf[p]`."""
     return (be16(buf, p) << 16) | be16(buf, p + 2)
 
 
-@njit(cache=True)
+@kernel
 def le32(buf: np.ndarray, p: int) -> int:
     """Little-endian 32-bit value at `buf[p]`."""
     return (
@@ -68,7 +69,7 @@ def le32(buf: np.ndarray, p: int) -> int:
     )
 
 
-@njit(cache=True)
+@kernel
 def be64u(buf: np.ndarray, p: int) -> np.uint64:
     """Big-endian 64-bit value at `buf[p]`, as uint64."""
     v = np.uint64(0)

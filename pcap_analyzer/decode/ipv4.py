@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.codes import BAD_IP_HEADER, NON_FIRST_FRAGMENT, OK, TRUNCATED_IP
 from pcap_analyzer.decode.fields import Header, be16, be32
 from pcap_analyzer.decode.packets import FRAG_IS_FRAGMENT, FRAG_MORE
+from pcap_analyzer.jit import kernel
 
 IPV4 = Header(
     "ip",
@@ -38,7 +38,7 @@ IPV4_MAPPED = 0x0000_FFFF_0000_0000  # ::ffff:0:0/96, RFC 4291 2.5.5.2
 IPV4_LEN = IPV4.size
 
 
-@njit(cache=True)
+@kernel
 def decode_ipv4(
     buf: np.ndarray, p: int, end: int, wire_end: int
 ) -> tuple[int, int, int, int, int, int, int, int, int, int, int]:

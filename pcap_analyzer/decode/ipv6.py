@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.codes import BAD_IP_HEADER, NON_FIRST_FRAGMENT, OK, OTHER_L4, TRUNCATED_IP
 from pcap_analyzer.decode.fields import Header, be16, be32, be64u
 from pcap_analyzer.decode.packets import FRAG_IS_FRAGMENT, FRAG_MORE
+from pcap_analyzer.jit import kernel
 
 IPV6 = Header(
     "ipv6",
@@ -52,7 +52,7 @@ IPV6_EXT_LEN = IPV6_EXT.size
 IPV6_FRAG_LEN = IPV6_FRAG.size
 
 
-@njit(cache=True)
+@kernel
 def decode_ipv6(
     buf: np.ndarray, p: int, end: int, wire_end: int
 ) -> tuple[int, np.uint64, np.uint64, np.uint64, np.uint64, int, int, int, int, int, int, int, int]:

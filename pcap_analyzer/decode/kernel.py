@@ -16,7 +16,6 @@ Conventions (truncated is not malformed):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.codes import (
     BAD_L4_HEADER,
@@ -43,6 +42,7 @@ from pcap_analyzer.decode.tcp import (
     decode_tcp_options,
 )
 from pcap_analyzer.decode.udp import UDP_LEN, UDP_LENGTH
+from pcap_analyzer.jit import kernel
 
 IPPROTO_ICMP = 1  # RFC 792
 IPPROTO_TCP = 6  # RFC 9293
@@ -51,12 +51,12 @@ IPPROTO_ICMPV6 = 58  # RFC 4443
 PORTS_SIZE = 4  # source + destination port: what flows need even when the rest of the header is cut
 
 
-@njit(cache=True)
+@kernel
 def _is_dns_port(sport: int, dport: int) -> bool:
     return sport == DNS_PORT or dport == DNS_PORT or sport == MDNS_PORT or dport == MDNS_PORT
 
 
-@njit(cache=True)
+@kernel
 def decode_packets(
     buf,
     data_offset,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.codes import (
     BAD_IP_HEADER,
@@ -19,6 +18,7 @@ from pcap_analyzer.decode.codes import (
     UNSUPPORTED_LINKTYPE,
 )
 from pcap_analyzer.decode.fields import Header, be16, be32, le32
+from pcap_analyzer.jit import kernel
 
 # LINKTYPE_* values (https://www.tcpdump.org/linktypes.html)
 LINKTYPE_NULL = 0  # BSD loopback, AF in host byte order
@@ -75,7 +75,7 @@ SLL2_LEN = SLL2.size
 NULL_LEN = NULL.size
 
 
-@njit(cache=True)
+@kernel
 def _ethertype_l3(etype: int) -> int:
     if etype == ETHERTYPE_IP:
         return L3_IPV4
@@ -86,7 +86,7 @@ def _ethertype_l3(etype: int) -> int:
     return L3_OTHER
 
 
-@njit(cache=True)
+@kernel
 def _af_l3(af: int) -> int:
     if af == BSD_AF_INET:
         return L3_IPV4
@@ -95,7 +95,7 @@ def _af_l3(af: int) -> int:
     return L3_OTHER
 
 
-@njit(cache=True)
+@kernel
 def _after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int]:
     """Walk VLAN tags from an EtherType at p-2; returns (l3, l3 offset, outer vlan, reason)."""
     vlan = 0
@@ -114,7 +114,7 @@ def _after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int
     return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP
 
 
-@njit(cache=True)
+@kernel
 def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int]:
     """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason)."""
     if linktype == LINKTYPE_ETHERNET:

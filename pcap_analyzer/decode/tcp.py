@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.fields import Header, be16, be32
 from pcap_analyzer.decode.packets import MAX_SACK_BLOCKS
+from pcap_analyzer.jit import kernel
 
 TCP = Header(
     "tcp",
@@ -43,7 +43,7 @@ TCP_MAX_WINSHIFT = 14  # RFC 7323 2.3: larger shifts are treated as 14
 TCP_LEN = TCP.size
 
 
-@njit(cache=True)
+@kernel
 def decode_tcp_options(
     buf: np.ndarray,
     p: int,

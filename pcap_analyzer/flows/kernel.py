@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from pcap_analyzer.decode.codes import BAD_L4_HEADER, L3_IPV4, L3_IPV6, OK
 from pcap_analyzer.decode.packets import FRAG_MORE, TCP_ACK, TCP_SYN
+from pcap_analyzer.jit import kernel
 
 IPPROTO_TCP = 6
 EMPTY = -1
@@ -15,13 +15,13 @@ _M2 = np.uint64(0xBF58476D1CE4E5B9)
 _S = np.uint64(31)
 
 
-@njit(cache=True)
+@kernel
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h = (h ^ v) * _M1
     return h ^ (h >> _S)
 
 
-@njit(cache=True)
+@kernel
 def _less(ahi, alo, ap, bhi, blo, bp) -> bool:  # noqa: ANN001
     if ahi != bhi:
         return ahi < bhi
@@ -30,7 +30,7 @@ def _less(ahi, alo, ap, bhi, blo, bp) -> bool:  # noqa: ANN001
     return ap < bp
 
 
-@njit(cache=True)
+@kernel
 def key_hash(proto, shi, slo, sp, dhi, dlo, dp) -> np.uint64:  # noqa: ANN001
     """Direction-independent hash of a 5-tuple (the lower (addr, port) endpoint goes first)."""
     if _less(dhi, dlo, dp, shi, slo, sp):
@@ -42,7 +42,7 @@ def key_hash(proto, shi, slo, sp, dhi, dlo, dp) -> np.uint64:  # noqa: ANN001
     return _mix(h, dlo)
 
 
-@njit(cache=True)
+@kernel
 def _matches(c, proto, shi, slo, sp, dhi, dlo, dp, c_proto, a_hi, a_lo, a_port, b_hi, b_lo, b_port) -> int:  # noqa: ANN001
     """0 when the packet goes A->B in conversation c, 1 when B->A, -1 when c is another 5-tuple."""
     if c_proto[c] != proto:
@@ -68,7 +68,7 @@ def _matches(c, proto, shi, slo, sp, dhi, dlo, dp, c_proto, a_hi, a_lo, a_port, 
     return -1
 
 
-@njit(cache=True)
+@kernel
 def find_slot(slots, proto, shi, slo, sp, dhi, dlo, dp, c_proto, a_hi, a_lo, a_port, b_hi, b_lo, b_port):  # noqa: ANN001, ANN201
     """(slot, conv, direction) for a 5-tuple; conv = -1 and slot = the free slot when absent."""
     mask = np.uint64(slots.shape[0] - 1)
@@ -83,7 +83,7 @@ def find_slot(slots, proto, shi, slo, sp, dhi, dlo, dp, c_proto, a_hi, a_lo, a_p
         s = (s + np.uint64(1)) & mask
 
 
-@njit(cache=True)
+@kernel
 def rehash(slots, n_conv, c_proto, a_hi, a_lo, a_port, b_hi, b_lo, b_port) -> None:  # noqa: ANN001
     """Fill an empty slot table with conversations 0..n_conv-1; the latest one of a reused 5-tuple wins."""
     for c in range(n_conv):
@@ -107,7 +107,7 @@ def rehash(slots, n_conv, c_proto, a_hi, a_lo, a_port, b_hi, b_lo, b_port) -> No
         slots[s] = c
 
 
-@njit(cache=True)
+@kernel
 def frag_slot(fslots, fkeys, fconv, proto, shi, slo, dhi, dlo, ident):  # noqa: ANN001, ANN201
     """(slot, conv) of an IP datagram (src, dst, proto, id) in the fragment table; conv = -1 when absent."""
     mask = np.uint64(fslots.shape[0] - 1)
@@ -130,7 +130,7 @@ def frag_slot(fslots, fkeys, fconv, proto, shi, slo, dhi, dlo, ident):  # noqa: 
         s = (s + np.uint64(1)) & mask
 
 
-@njit(cache=True)
+@kernel
 def assign_packets(i0, p, st, fl, out_conv, out_stream, out_dir, counts, idle_ns):  # noqa: ANN001, ANN201
     """Assign packets i0.. of one chunk; returns the index reached (< n when a table must grow first).
 

@@ -136,3 +136,64 @@ def test_not_a_capture_raises_capture_format_error(tmp_path: Path) -> None:
     with pytest.raises(CaptureFormatError) as info:
         analyze(f)
     assert "\n" not in str(info.value) and str(info.value)
+
+
+def _read_ahead_threads() -> list[object]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "pcap-read-ahead"]
+
+
+def test_read_ahead_failure_reaches_the_caller(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pcap_analyzer.api as api
+
+    real = api.decode_chunk
+    seen: list[int] = []
+
+    def flaky(chunk):  # noqa: ANN001, ANN202
+        seen.append(chunk.first_index)
+        if len(seen) == 3:
+            raise RuntimeError("decoder broke")
+        return real(chunk)
+
+    monkeypatch.setattr(api, "decode_chunk", flaky)
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        api.analyze(corpus_dir / "netns_mixed_s128.pcap", config={"chunk_bytes": 1 << 16})
+    assert len(seen) == 3 and not _read_ahead_threads()
+
+
+def test_caller_failure_stops_the_read_ahead(corpus_dir: Path) -> None:
+    from pcap_analyzer import analyze
+
+    chunks: list[int] = []
+
+    def stop_early(bytes_done: int, bytes_total: int, packets_done: int, phase: object) -> None:
+        chunks.append(packets_done)
+        if len(chunks) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze(corpus_dir / "netns_mixed_s128.pcap", config={"chunk_bytes": 1 << 16}, on_progress=stop_early)
+    assert not _read_ahead_threads()
+
+
+def test_results_do_not_depend_on_read_ahead(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pcap_analyzer.api as api
+
+    path = corpus_dir / "netns_mixed_s128.pcap"
+    threaded = api.analyze(path, config={"chunk_bytes": 1 << 18})
+
+    class Inline:
+        def __init__(self, reader, prepare) -> None:  # noqa: ANN001
+            self.items = ((prepare(c), reader.bytes_done, reader.packets_done) for c in reader)
+
+        def __enter__(self):  # noqa: ANN204
+            return self.items
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(api, "_ReadAhead", Inline)
+    inline = api.analyze(path, config={"chunk_bytes": 1 << 18})
+    skip = {"analyzed_at", "elapsed_s"}
+    assert threaded.model_dump(exclude=skip) == inline.model_dump(exclude=skip)

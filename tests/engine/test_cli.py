@@ -98,3 +98,13 @@ def test_python_dash_m_runs_the_same_cli(corpus_dir: Path, tmp_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["capture"]["packets"] == 6
+
+
+def test_python_dash_m_keeps_exit_code_and_messages(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pcap_analyzer", "analyze", str(tmp_path / "missing.pcap"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 2 and "no such capture file" in proc.stderr
