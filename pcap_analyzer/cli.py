@@ -91,7 +91,7 @@ def analyze(
         else:
             result = run_analysis(file, config=cfg)
     except CaptureFormatError as exc:
-        raise _fail(f"{file}: {exc}") from None
+        raise _fail(str(exc)) from None  # the message names the file
     except OSError as exc:
         raise _fail(f"{file}: {exc.strerror or exc}") from None
     written = []
