@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -215,7 +217,7 @@ class _Pipeline:
     def finish(self, result: AnalysisResult) -> None:
         """Finalize every stage into `result` (whose `capture` is already set)."""
         cfg = self.cfg
-        report = self.tcp.finalize(self.tracker.table())
+        report = self.tcp.finalize(self.tracker.table(final=True))
         result.tcp = report.summary()
         if not result.tcp.data_segments:
             result.tcp.data_segments = self.facts.tcp_data_segments
@@ -239,6 +241,17 @@ class _Pipeline:
         for analyzer in self.streaming:
             limits.update(getattr(analyzer, "limits", dict)())
         result.limits = limits
+
+
+def _release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc keeps the chunks' freed memory otherwise),
+    so the finishing phase starts from the state that outlives the reading loop."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+        pass
 
 
 def analyze(
@@ -278,6 +291,7 @@ def analyze(
                 pipeline.feed(table, flows)
                 progress(bytes_done, total, packets_done, Phase.READING)
         capture = pipeline.facts.info(path, reader)
+    _release_free_memory()
     packets = capture.packets
     progress(total, total, packets, Phase.ANALYZING)
     result = AnalysisResult(

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # Same budget as pcap_analyzer.capture.open.CHUNK_BYTES (not imported: loading a config needs no NumPy).
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
 
 
 class ConfigError(ValueError):

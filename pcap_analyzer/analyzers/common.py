@@ -52,27 +52,35 @@ def percentile_stats(values: npt.NDArray[np.float64], scale: float = 1.0) -> Sta
 class Sampler:
     """Keeps every value up to `cap`, then every 2nd, 4th ... (stride doubling): bounded, evenly spread.
 
-    count/min/max/sum stay exact; percentiles are exact while `count <= cap`.
+    count/min/max stay exact; percentiles are exact while `count <= cap`. With `per_unit`, `add` takes
+    integers counted in 1/per_unit of the value's unit (e.g. ns for ms values: 1_000_000) and keeps
+    their sum exact, so the mean does not depend on how the values were split into calls.
     """
 
-    def __init__(self, cap: int = 1_000_000) -> None:
+    def __init__(self, cap: int = 1_000_000, per_unit: int = 0) -> None:
         self.cap = cap
+        self.per_unit = per_unit
         self._buf = np.empty(min(cap, 1024), np.float64)
         self._n = 0  # kept samples
         self._stride = 1
         self._seen = 0  # values offered
         self.count = 0
-        self.total = 0.0
+        self.total: float = 0  # an exact int with per_unit
         self.min = np.inf
         self.max = -np.inf
 
     def add(self, values: npt.ArrayLike) -> None:
         """Offer values (any order); keeps those whose running index is a multiple of the stride."""
-        v = np.asarray(values, np.float64).ravel()
+        if self.per_unit:
+            units = np.asarray(values, np.int64).ravel()
+            self.total += int(units.sum())
+            v = units / self.per_unit
+        else:
+            v = np.asarray(values, np.float64).ravel()
+            self.total += float(v.sum())
         if v.size == 0:
             return
         self.count += int(v.size)
-        self.total += float(v.sum())
         self.min = min(self.min, float(v.min()))
         self.max = max(self.max, float(v.max()))
         idx = np.arange(self._seen, self._seen + v.size)
@@ -113,7 +121,7 @@ class Sampler:
             median=s.median,
             p95=s.p95,
             max=self.max * scale,
-            mean=self.total / self.count * scale,
+            mean=self.total / (self.count * (self.per_unit or 1)) * scale,
         )
 
 

@@ -72,7 +72,7 @@ class DnsAnalyzer:
         self._srv_counts = np.zeros((max_servers, 3), np.int64)
         self._srv_times: list[Sampler] = []
         self._names: dict[int, str] = {int(k.NAME_NONE): ""}
-        self._times = Sampler(1_000_000)
+        self._times = Sampler(1_000_000, per_unit=1_000_000)
         self._hist = np.zeros(len(HIST_EDGES_MS) - 1, np.int64)
         self._unanswered_list: list[DnsQueryInfo] = []
         self._errors: list[DnsQueryInfo] = []
@@ -103,9 +103,9 @@ class DnsAnalyzer:
             p.ts_ns, p.frame, p.dns_id, p.dns_flags, p.dns_qtype, p.dns_qname_offset,
             p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.sport, p.dport, p.buf,
         )
-        self._rcodes += k.match_chunk(
+        k.match_chunk(
             idx, cols, f.conv, self._slots, self._keys, self._vals, self._addrs, self._counts,
-            self._srv_slots, self._srv_addr, self._srv_counts,
+            self._srv_slots, self._srv_addr, self._srv_counts, self._rcodes,
             kind, row, q_ts, q_frame, q_qtype, q_addr, q_server,
         )
         counted = np.bincount(kind, minlength=5)
@@ -115,7 +115,7 @@ class DnsAnalyzer:
         self.responses += int(counted[k.UNSOLICITED] + counted[k.RETRANSMITTED_RESPONSE] + counted[k.ANSWER])
         self.queries += int(counted[k.RETRANSMITTED_QUERY] + counted[k.NEW_QUERY])
         while len(self._srv_times) < int(self._counts[k.C_SERVERS]):
-            self._srv_times.append(Sampler(10_000))
+            self._srv_times.append(Sampler(10_000, per_unit=1_000_000))
         new = kind == k.NEW_QUERY
         if new.any():
             self._learn_names(q_addr[new, k.A_NAME], p.dns_qname_offset[idx[new]], p.buf)
@@ -123,8 +123,9 @@ class DnsAnalyzer:
         if ans.size:
             i = idx[ans]
             rcode = (p.dns_flags[i] & 0xF).astype(np.int64)
-            ms = (p.ts_ns[i] - q_ts[ans]) / 1e6
-            self._add_times(p.ts_ns[i], ms, q_server[ans])
+            ns = p.ts_ns[i] - q_ts[ans]
+            ms = ns / 1e6
+            self._add_times(p.ts_ns[i], ns, ms, q_server[ans])
             q = (q_ts[ans], q_frame[ans], q_qtype[ans], q_addr[ans], rcode, ms)
             self._add_errors(q)
             self._add_slowest(q)
@@ -151,15 +152,15 @@ class DnsAnalyzer:
             if h not in names:
                 names[h] = qname_at(buf, int(offsets[at]))
 
-    def _add_times(self, ts: npt.NDArray[np.int64], ms: npt.NDArray[np.float64],
+    def _add_times(self, ts: npt.NDArray[np.int64], ns: npt.NDArray[np.int64], ms: npt.NDArray[np.float64],
                    server: npt.NDArray[np.int64]) -> None:
-        self._times.add(ms)
+        self._times.add(ns)
         self._pt.add((ts - (self._origin or 0)) / NS)
         self._pv.add(ms)
         b = np.minimum(np.searchsorted(HIST_EDGES_MS, ms, side="right") - 1, self._hist.size - 1)
         self._hist += np.bincount(b, minlength=self._hist.size)
         for sid in np.unique(server[server >= 0]).tolist():
-            self._srv_times[sid].add(ms[server == sid])
+            self._srv_times[sid].add(ns[server == sid])
 
     def _add_errors(self, q: _Answers) -> None:
         room = self.max_list - len(self._errors)

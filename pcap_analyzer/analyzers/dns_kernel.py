@@ -9,7 +9,8 @@ decoder visits (see `name_hash`); the analyzer decodes one representative per ha
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from pcap_analyzer.jit import kernel
 
 EMPTY = -1
 NAME_NONE = np.uint64(0)  # no question: qname_at gives ""
@@ -40,13 +41,13 @@ _FNV = np.uint64(0x100000001B3)
 _S = np.uint64(29)
 
 
-@njit(cache=True)
+@kernel
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h = (h ^ v) * _M1
     return h ^ (h >> _S)
 
 
-@njit(cache=True)
+@kernel
 def name_hash(buf: np.ndarray, qoff: int) -> np.uint64:
     """Hash of the label bytes `dns_names.qname_at(buf, qoff)` reads, walking them the same way."""
     if qoff <= 0:
@@ -83,7 +84,7 @@ def name_hash(buf: np.ndarray, qoff: int) -> np.uint64:
     return h if h > NAME_ROOT else h + np.uint64(2)
 
 
-@njit(cache=True)
+@kernel
 def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7):  # noqa: ANN001, ANN202
     """(slot, row) of a key; row = -1 and slot = the free slot when absent."""
     mask = np.uint64(slots.shape[0] - 1)
@@ -107,7 +108,7 @@ def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7):  # noqa: ANN001, ANN
         s = (s + np.uint64(1)) & mask
 
 
-@njit(cache=True)
+@kernel
 def rebuild(slots, keys, n) -> None:  # noqa: ANN001
     """Index rows 0..n-1 into an all-EMPTY slot table."""
     for r in range(n):
@@ -118,7 +119,7 @@ def rebuild(slots, keys, n) -> None:  # noqa: ANN001
         slots[s] = r
 
 
-@njit(cache=True)
+@kernel
 def _server_id(srv_slots, srv_addr, counts, hi, lo) -> int:  # noqa: ANN001
     """Id of a server address, registering it while there is room; -1 when the table is full."""
     mask = np.uint64(srv_slots.shape[0] - 1)
@@ -138,21 +139,20 @@ def _server_id(srv_slots, srv_addr, counts, hi, lo) -> int:  # noqa: ANN001
         s = (s + np.uint64(1)) & mask
 
 
-@njit(cache=True)
+@kernel
 def match_chunk(  # noqa: ANN201
-    idx, p, conv, slots, keys, vals, addrs, counts, srv_slots, srv_addr, srv_counts,
+    idx, p, conv, slots, keys, vals, addrs, counts, srv_slots, srv_addr, srv_counts, rcodes,
     kind, q_row, q_ts, q_frame, q_qtype, q_addr, q_server,
 ):
     """Match the DNS packets `idx` of one chunk, in order; per packet fill the `kind` outcome and, for
     answers and new queries, a copy of the transaction (`q_*`, as it stands at that packet).
 
     p: (ts_ns, frame, dns_id, dns_flags, dns_qtype, dns_qname_offset, src_hi, src_lo, dst_hi, dst_lo,
-    sport, dport, buf). The caller guarantees room for len(idx) new rows. Returns the response count
-    per rcode (16 values).
+    sport, dport, buf). The caller guarantees room for len(idx) new rows. Responses are counted per
+    rcode into `rcodes` (16 values).
     """
     ts_ns, frame, dns_id, dns_flags, dns_qtype, qname_off = p[:6]
     src_hi, src_lo, dst_hi, dst_lo, sport, dport, buf = p[6:]
-    rcodes = np.zeros(16, np.int64)
     for j in range(idx.shape[0]):
         i = idx[j]
         ts = ts_ns[i]
@@ -209,10 +209,9 @@ def match_chunk(  # noqa: ANN201
         if sid >= 0:
             srv_counts[sid, SRV_QUERIES] += 1
         _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server)
-    return rcodes
 
 
-@njit(cache=True)
+@kernel
 def _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server) -> None:  # noqa: ANN001
     q_ts[j], q_frame[j], q_qtype[j], q_server[j] = vals[r, V_TS], vals[r, V_FRAME], vals[r, V_QTYPE], \
         vals[r, V_SERVER]

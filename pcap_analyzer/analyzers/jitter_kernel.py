@@ -6,6 +6,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from pcap_analyzer.jit import kernel
+
 # int64 state columns (one row per tracked flow)
 PKTS, BYTES, FIRST_NS, LAST_NS, FIRST_FRAME, NPEND = 0, 1, 2, 3, 4, 5
 RTP_OK, SSRC, PT, RTP_BASE, PREV_REL, SEQ_EXT, SEQ_MIN, SEQ_MAX = 6, 7, 8, 9, 10, 11, 12, 13
@@ -29,7 +31,7 @@ def new_state(n: int, buffer: int, samples: int) -> tuple[np.ndarray, np.ndarray
     return ints, floats, np.zeros((n, buffer + 1), np.int64), np.zeros((n, 2, samples), np.float64)
 
 
-@numba.njit(cache=True)
+@kernel
 def _step(s: int, d: float, est: int, ints: np.ndarray, floats: np.ndarray, samp: np.ndarray) -> None:
     """J += (|D| - J) / 16 (RFC 3550 6.4.1) for estimator `est` (0 capture time, 1 RTP), keep stats."""
     fj = J + 5 * est
@@ -56,7 +58,7 @@ def _step(s: int, d: float, est: int, ints: np.ndarray, floats: np.ndarray, samp
     ints[s, base], ints[s, base + 1], ints[s, base + 2] = n, stride, seen + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def flush(s: int, ints: np.ndarray, floats: np.ndarray, pend: np.ndarray, samp: np.ndarray) -> None:
     """Fix the nominal interval T (median of the buffered inter-arrival times) and run J over them."""
     n = ints[s, NPEND]
@@ -68,7 +70,7 @@ def flush(s: int, ints: np.ndarray, floats: np.ndarray, pend: np.ndarray, samp: 
     ints[s, NPEND] = 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def run(
     slot: npt.NDArray[np.int64],
     ts: npt.NDArray[np.int64],

@@ -209,7 +209,7 @@ def _name(hi: int, lo: int) -> str:
     return NON_IP if hi == int(_NONIP) and lo == int(_NONIP) else format_addr(hi, lo)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _accumulate(
     key: np.ndarray, wl: np.ndarray, ts: np.ndarray, cnt: np.ndarray, tsv: np.ndarray
 ) -> np.ndarray:

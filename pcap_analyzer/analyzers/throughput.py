@@ -129,11 +129,7 @@ class ThroughputAnalyzer:
         c = np.bincount(s, weights=wl[is_tcp])
         self._stream_bytes[: c.size] += c.astype(np.int64)
         k = self._slot_stream.size
-        if self._stream_bytes.size > k:
-            want = np.argpartition(-self._stream_bytes, k - 1)[:k]
-        else:
-            want = np.arange(self._stream_bytes.size)
-        want = want[self._stream_bytes[want] > 0]
+        want = _top_streams(self._stream_bytes, k)
         keep = np.isin(self._slot_stream, want)
         new = want[~np.isin(want, self._slot_stream)]
         base = _BASE + len(EVENTS)
@@ -168,7 +164,7 @@ class ThroughputAnalyzer:
         events = {name: b.series(_BASE + i) for i, name in enumerate(EVENTS)}
         base = _BASE + len(EVENTS)
         slots = [i for i in range(self._slot_stream.size) if self._slot_stream[i] >= 0]
-        slots.sort(key=lambda i: -self._stream_bytes[self._slot_stream[i]])
+        slots.sort(key=lambda i: (-self._stream_bytes[self._slot_stream[i]], self._slot_stream[i]))
         top = {
             f"stream {int(self._slot_stream[i])}": b.series(base + i) for i in slots[: self.top_connections]
         }
@@ -198,3 +194,15 @@ class ThroughputAnalyzer:
             "timeline_top_connections": self.top_connections,
             "throughput_late_bytes": self._late_bytes,
         }
+
+
+def _top_streams(stream_bytes: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.int64]:
+    """The (at most) `k` streams with the most bytes (> 0); ties go to the lower stream id, so the choice
+    does not depend on chunk boundaries or on the array's spare capacity."""
+    if stream_bytes.size > k:
+        kth = np.partition(stream_bytes, stream_bytes.size - k)[stream_bytes.size - k]
+        above = np.flatnonzero(stream_bytes > kth)
+        want = np.concatenate([above, np.flatnonzero(stream_bytes == kth)[: k - above.size]])
+    else:
+        want = np.arange(stream_bytes.size)
+    return want[stream_bytes[want] > 0]

@@ -16,7 +16,7 @@ from pcap_analyzer.capture.source import MapSource, StreamSource, describe_magic
 from pcap_analyzer.capture.walk import WalkOut
 from pcap_analyzer.errors import CaptureFormatError, CaptureWarning
 
-CHUNK_BYTES = 16 << 20  # the one chunk budget: bytes of capture stream per RecordChunk
+CHUNK_BYTES = 8 << 20  # the one chunk budget: bytes of capture stream per RecordChunk
 HEAD_BYTES = 1 << 16  # enough for any sane pcapng section header
 
 

@@ -11,7 +11,8 @@ fragments have no ports; they go to the conversation of their datagram's first f
 (src, dst, proto, IP id), with `tcp_stream` = -1 since they hold no TCP header. When the first fragment was
 not seen, they go to the conversation of (proto, src, 0, dst, 0), the address pair like tshark's `conv,ip`.
 
-State between chunks lives in NumPy arrays grown by doubling; the per-packet work is one Numba kernel.
+State between chunks lives in NumPy arrays grown in place by 1.25x (the hash slots double); the per-packet
+work is one Numba kernel.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ _INITIAL = 1024
 
 
 def _grow(a: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros((size,) + a.shape[1:], dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out
+    """`a` with `size` rows (new rows zero), resized in place: large blocks are remapped, not copied."""
+    a.resize((size,) + a.shape[1:], refcheck=False)
+    return a
 
 
 class FlowTracker:
@@ -122,12 +123,13 @@ class FlowTracker:
     def _make_room(self) -> None:
         n_conv, _, n_frag = (int(x) for x in self._counts)
         cap = self._cols[0].shape[0]
-        if 2 * (n_conv + 1) > self._slots.shape[0] or n_conv + 1 > cap:
-            cap *= 2
+        if n_conv + 1 > cap:
+            cap = max(n_conv + 1, cap + cap // 4)
             self._cols = [_grow(c, cap) for c in self._cols]
             self._base_seq = _grow(self._base_seq, cap)
             self._base_set = _grow(self._base_set, cap)
-            self._slots = np.full(2 * cap, EMPTY, np.int64)
+        if 2 * (n_conv + 1) > self._slots.shape[0]:
+            self._slots = np.full(2 * self._slots.shape[0], EMPTY, np.int64)
             c = self._cols
             rehash(self._slots, n_conv, c[0], c[1], c[2], c[5], c[3], c[4], c[6])
         if 2 * (n_frag + 1) > self._fslots.shape[0] or n_frag + 1 > self._fkeys.shape[0]:
@@ -138,9 +140,13 @@ class FlowTracker:
             self._fslots = np.full(2 * size, EMPTY, np.int64)
             self._counts[2] = 0
 
-    def table(self) -> FlowTable:
-        """Per-conversation aggregates so far (copies), indexed by conversation id."""
+    def table(self, *, final: bool = False) -> FlowTable:
+        """Per-conversation aggregates so far, indexed by conversation id: copies, or views when `final`
+        (no packet is assigned after that call)."""
         n = int(self._counts[0])
         return FlowTable(
-            **{name: col[:n].copy() for (name, _), col in zip(_TABLE_FIELDS, self._cols, strict=True)}
+            **{
+                name: col[:n] if final else col[:n].copy()
+                for (name, _), col in zip(_TABLE_FIELDS, self._cols, strict=True)
+            }
         )

@@ -11,8 +11,8 @@ yields tcp.analysis.ack_rtt (time from a segment to the ACK whose number equals 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from pcap_analyzer.jit import kernel
 from pcap_analyzer.tcp.state import (
     D_BASESEQ,
     D_BASESET,
@@ -82,7 +82,7 @@ FAST_RETRANS_NS = 20_000_000  # fast retransmission: within 20 ms of the last du
 OOO_DEFAULT_NS = 3_000_000  # out-of-order threshold before the initial RTT is known
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _sdiff(a: int, b: int) -> int:
     """(a - b) as a signed 32-bit sequence-space difference."""
     d = (a - b) & MASK
@@ -91,7 +91,7 @@ def _sdiff(a: int, b: int) -> int:
     return d
 
 
-@njit(cache=True)
+@kernel
 def _unlink(seg, R, free, u):
     """Remove segment u from the direction's list and return it to the free pool."""
     older = seg[u, 4]
@@ -112,7 +112,7 @@ def _unlink(seg, R, free, u):
         R[D_UNSORTED] = 0
 
 
-@njit(cache=True)
+@kernel
 def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C function
     stream, direction, flags, seq, ack, win, seglen, wscale, ts, frame,
     dirs, st, counts, seg, free, flagged_cap, nflagged,

@@ -50,21 +50,59 @@ def flag_names(bits: int) -> list[str]:
     return [name for value, name in _NAMES if bits & value]
 
 
+def _ms(x: float) -> float:
+    """Samples are float32: drop the digits below 1 ns they cannot hold."""
+    return round(float(x), 6)
+
+
 def stats_ms(seconds: npt.NDArray[np.floating]) -> Stats:
     """Stats (ms) of a sample in seconds; NumPy linear-interpolation percentiles, as the oracle."""
     if seconds.size == 0:
         return Stats()
     v = seconds.astype(np.float64)
     v *= 1e3  # in place: the RTT sample can hold millions of values
-
-    def ms(x: float) -> float:  # samples are float32: drop the digits below 1 ns they cannot hold
-        return round(float(x), 6)
-
-    lo, hi, mean = ms(v.min()), ms(v.max()), ms(v.mean())
+    lo, hi, mean = _ms(v.min()), _ms(v.max()), _ms(v.mean())
     # percentiles depend only on the values, so partitioning `v` in place (no copy) is safe after the mean
-    median = ms(np.percentile(v, 50, overwrite_input=True))
-    p95 = ms(np.percentile(v, 95, overwrite_input=True))
+    median = _ms(np.percentile(v, 50, overwrite_input=True))
+    p95 = _ms(np.percentile(v, 95, overwrite_input=True))
     return Stats(count=int(v.size), min=lo, median=median, p95=p95, max=hi, mean=mean)
+
+
+def _percentiles(ordered: npt.NDArray[np.float64], start: npt.NDArray[np.int64], n: npt.NDArray[np.int64],
+                 q: int) -> npt.NDArray[np.float64]:
+    """np.percentile(group, q) ('linear') of every group ordered[start:start + n] (sorted, n >= 1).
+
+    The same float operations as NumPy's, element-wise, so the values are identical.
+    """
+    virtual = (n - 1) * np.true_divide(q, 100)
+    prev = np.floor(virtual)
+    gamma = virtual - prev
+    last = virtual >= n - 1
+    lo = start + np.where(last, n - 1, prev.astype(np.int64))
+    hi = start + np.where(last, n - 1, prev.astype(np.int64) + 1)
+    a, b = ordered[lo], ordered[hi]
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+
+
+def group_stats_ms(seconds: npt.NDArray[np.floating], order: npt.NDArray[np.int64],
+                   bounds: npt.NDArray[np.int64]) -> list[Stats]:
+    """`stats_ms(seconds[order[bounds[g]:bounds[g + 1]]])` of every group g, in one vectorised pass."""
+    v = seconds[order].astype(np.float64)
+    v *= 1e3
+    start, n = bounds[:-1], np.diff(bounds)
+    group = np.repeat(np.arange(n.size), n)
+    ordered = v[np.lexsort((v, group))]
+    filled = n > 0
+    s, c = start[filled], n[filled]
+    lo, hi = ordered[s], ordered[s + c - 1]
+    median, p95 = _percentiles(ordered, s, c, 50), _percentiles(ordered, s, c, 95)
+    out = [Stats() for _ in range(n.size)]
+    for k, g in enumerate(np.flatnonzero(filled).tolist()):
+        mean = v[bounds[g] : bounds[g + 1]].mean()  # capture order, as stats_ms sums
+        out[g] = Stats(count=int(c[k]), min=_ms(lo[k]), median=_ms(median[k]), p95=_ms(p95[k]),
+                       max=_ms(hi[k]), mean=_ms(mean))
+    return out
 
 
 def _addr(hi: int, lo: int) -> str:
@@ -189,11 +227,15 @@ class TcpReport:
         """The `limit` worst connections (highest `scores()` first, then by stream)."""
         scores = self.scores()
         order = np.lexsort((np.arange(scores.size), -scores))[:limit]
-        self._stream_index(order)
-        return [self.connection(int(s), float(scores[s])) for s in order]
+        ix = self._stream_index(order)
+        bounds = np.concatenate(([0], np.cumsum(np.diff(ix.rtt_bounds)[order])))
+        rows = np.concatenate([ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]] for s in order] or [[]])
+        rtt = group_stats_ms(self.rtt.value, rows.astype(np.int64), bounds)
+        return [self.connection(int(s), float(scores[s]), rtt[k]) for k, s in enumerate(order)]
 
-    def connection(self, s: int, score: float = 0.0) -> TcpConnection:
-        """One `TcpConnection` row (endpoints and bytes from the FlowTable when given)."""
+    def connection(self, s: int, score: float = 0.0, rtt_ms: Stats | None = None) -> TcpConnection:
+        """One `TcpConnection` row (endpoints and bytes from the FlowTable when given; `rtt_ms` = the
+        stream's RTT stats when already computed)."""
         d, st, cnt = self.dirs[s], self.streams[s], self.counts[s]
         client, sport, server, dport = "", 0, "", 0
         pk = (int(d[0, D_PACKETS]), int(d[1, D_PACKETS]))
@@ -209,10 +251,11 @@ class TcpReport:
         duration = (st[S_LAST_TS] - st[S_FIRST_TS]) / 1e9
         payload = (int(d[0, D_PAYLOAD]), int(d[1, D_PAYLOAD]))
         data = int(d[:, D_DATA].sum())
-        if ix.rtt_covered[s]:
-            rtt = self.rtt.value[ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]]]
-        else:
-            rtt = self.rtt.value[self.rtt.stream == s]
+        if rtt_ms is None:
+            if ix.rtt_covered[s]:
+                rtt_ms = stats_ms(self.rtt.value[ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]]])
+            else:
+                rtt_ms = stats_ms(self.rtt.value[self.rtt.stream == s])
         hs = ix.handshake[s]
         retr = int(cnt[_BIT[TcpAnalysis.RETRANSMISSION]])
         keep = ix.flag_order[ix.flag_bounds[s] : ix.flag_bounds[s + 1]]
@@ -227,7 +270,7 @@ class TcpReport:
             packets_ab=pk[0], packets_ba=pk[1], bytes_ab=by[0], bytes_ba=by[1],
             payload_ab=payload[0], payload_ba=payload[1],
             throughput_bps=float(sum(payload) * 8 / duration) if duration > 0 else 0.0,
-            handshake_ms=None if np.isnan(hs) else float(hs * 1e3), rtt_ms=stats_ms(rtt),
+            handshake_ms=None if np.isnan(hs) else float(hs * 1e3), rtt_ms=rtt_ms,
             retransmissions=retr, retransmission_pct=100.0 * retr / data if data else 0.0,
             fast_retransmissions=int(cnt[_BIT[TcpAnalysis.FAST_RETRANSMISSION]]),
             duplicate_acks=int(cnt[_BIT[TcpAnalysis.DUPLICATE_ACK]]),

@@ -8,6 +8,18 @@ from pcap_analyzer.analyzers.common import NS, Sampler, TimeBins, format_addr
 from tests.engine.analyzers.batches import addr
 
 
+def test_sampler_mean_of_integer_units_does_not_depend_on_the_split() -> None:
+    ns = np.random.default_rng(3).integers(1, 10**9, 5000)
+    means = set()
+    for parts in (1, 7, 64):
+        s = Sampler(cap=100, per_unit=1_000_000)
+        for part in np.array_split(ns, parts):
+            s.add(part)
+        means.add(s.stats().mean)
+        assert s.min == ns.min() / 1e6 and s.max == ns.max() / 1e6
+    assert means == {int(ns.sum()) / (ns.size * 1_000_000)}
+
+
 def test_sampler_is_exact_under_its_cap() -> None:
     s = Sampler(cap=100)
     vals = np.arange(90, dtype=float)[::-1]

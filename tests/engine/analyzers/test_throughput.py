@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
+from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer, _top_streams
 from pcap_analyzer.report.model import SeriesPoint
 from pcap_analyzer.tcp.model import TcpAnalysis
 from tests.engine.analyzers.batches import batch
@@ -68,3 +68,10 @@ def test_long_capture_stays_bounded() -> None:
     assert (
         thr.max_1s_bits_per_s == max((100 + (2 * k) % 7) + (100 + (2 * k + 1) % 7) for k in range(n // 2)) * 8
     )
+
+
+def test_top_stream_ties_go_to_the_lower_stream_id() -> None:
+    stream_bytes = np.array([5, 9, 5, 0, 5, 9, 5, 0, 0, 0], np.int64)
+    assert sorted(_top_streams(stream_bytes, 4).tolist()) == [0, 1, 2, 5]
+    assert sorted(_top_streams(stream_bytes[:8], 4).tolist()) == [0, 1, 2, 5]  # spare capacity: same
+    assert sorted(_top_streams(stream_bytes, 8).tolist()) == [0, 1, 2, 4, 5, 6]  # never a stream of 0 bytes

@@ -206,3 +206,16 @@ def test_window_scaling_needs_both_sides(tmp_path: Path, ws: tuple[int, int], ex
     assert res.window[0] == 1000  # a SYN's window is never scaled
     if ws == (7, 8):
         assert rep.window_scale()[0].tolist() == [7, 8]
+
+
+def test_group_stats_match_stats_ms_per_group() -> None:
+    from pcap_analyzer.tcp.report import group_stats_ms, stats_ms
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        sizes = rng.integers(0, 40, rng.integers(1, 30))
+        values = np.round(rng.random(sizes.sum()), int(rng.integers(2, 7))).astype(np.float32)
+        order = rng.permutation(values.size)
+        bounds = np.concatenate(([0], np.cumsum(sizes)))
+        got = group_stats_ms(values, order, bounds)
+        assert got == [stats_ms(values[order[bounds[g] : bounds[g + 1]]]) for g in range(sizes.size)]
