@@ -9,7 +9,7 @@ beside tshark's figures rather than instead of them:
 - ACK RTT is tshark's own sample set (`tcp.analysis.ack_rtt`: only ACKs whose number equals the end
   of an unacked segment, timed from the oldest such copy); no other estimator replaces it.
 
-Memory stays bounded whatever the capture: per-stream state is a few int64 per stream
+Memory stays bounded whatever the capture: per-stream state is a few hundred bytes per stream
 (`tcp/state.py`); ACK RTT / RTO samples are kept as (stream int32, value float32) pairs up to
 `max_samples` and then thinned by stride doubling (every 2nd kept, then every 4th ...), which keeps
 the quantiles unbiased; flagged packets are capped per stream and globally; detail series see `tcp/series.py`.
@@ -27,7 +27,7 @@ from pcap_analyzer.tcp.model import TcpChunkResult
 from pcap_analyzer.tcp.report import TcpReport
 from pcap_analyzer.tcp.samples import SampleBuffer
 from pcap_analyzer.tcp.series import SeriesStore
-from pcap_analyzer.tcp.state import S_NFLAGGED, TcpState
+from pcap_analyzer.tcp.state import TcpState
 
 
 class TcpAnalyzer:
@@ -95,8 +95,8 @@ class TcpAnalyzer:
         analyze_chunk(
             stream, flows.direction, packets.tcp_flags, packets.seq, packets.ack, packets.win,
             packets.payload_len, packets.wscale, packets.ts_ns, packets.frame,
-            st.dirs, st.streams, st.counts, st.seg, st.free, self.flagged_per_stream,
-            st.streams[:, S_NFLAGGED],
+            st.seqs, st.wide, st.dirs, st.streams, st.marks, st.counts, st.seg, st.links, st.free,
+            self.flagged_per_stream,
             res.analysis, res.ack_rtt_ns, res.rto_ns, res.window, res.rel_seq, keep,
         )
         self._collect(packets, flows, res, keep)
@@ -133,6 +133,7 @@ class TcpAnalyzer:
         self.state.frozen = True
         return TcpReport(  # views, not copies: the state is not updated after this call
             dirs=self.state.dirs[:n],
+            wide=self.state.wide[:n],
             streams=self.state.streams[:n],
             counts=self.state.counts[:n],
             rtt=self.rtt.freeze(),

@@ -14,23 +14,13 @@ import numpy as np
 
 from pcap_analyzer.jit import kernel
 from pcap_analyzer.tcp.state import (
-    D_BASESEQ,
     D_BASESET,
     D_DATA,
     D_DUPACKNUM,
     D_FIN,
-    D_FIRST_SYN_FRAME,
     D_HEAD,
-    D_LASTACK,
-    D_LASTACKTIME,
-    D_LASTNONDUPACK,
     D_LASTSEGFLAGS,
-    D_MAXSEQTOBEACKED,
-    D_NEXTSEQ,
-    D_NEXTSEQFRAME,
-    D_NEXTSEQTIME,
     D_PACKETS,
-    D_PAYLOAD,
     D_RST,
     D_SEGCOUNT,
     D_SYN,
@@ -38,8 +28,18 @@ from pcap_analyzer.tcp.state import (
     D_TAIL,
     D_UNSORTED,
     D_WIN_FROM_SYN,
-    D_WINDOW,
     D_WINSCALE,
+    G_NEXTSEQ,
+    G_TS,
+    L_NEWER,
+    L_OLDER,
+    M_NFLAGGED,
+    M_SEEN,
+    Q_BASESEQ,
+    Q_LASTACK,
+    Q_MAXSEQTOBEACKED,
+    Q_NEXTSEQ,
+    Q_WINDOW,
     S_FIRST_FRAME,
     S_FIRST_RTT,
     S_FIRST_SYN_TS,
@@ -49,8 +49,9 @@ from pcap_analyzer.tcp.state import (
     S_LAST_TS,
     S_MRU_SYN,
     S_RTO_TIME,
-    S_SEEN,
-    S_SYN_BEFORE_SYNACK,
+    W_LASTACKTIME,
+    W_NEXTSEQTIME,
+    W_PAYLOAD,
 )
 
 # TcpAnalysis bits (tcp/model.py), repeated as plain ints for the compiled code.
@@ -92,19 +93,19 @@ def _sdiff(a: int, b: int) -> int:
 
 
 @kernel
-def _unlink(seg, R, free, u):
+def _unlink(links, R, free, u):
     """Remove segment u from the direction's list and return it to the free pool."""
-    older = seg[u, 4]
-    newer = seg[u, 5]
+    older = links[u, L_OLDER]
+    newer = links[u, L_NEWER]
     if newer == -1:
         R[D_HEAD] = older
     else:
-        seg[newer, 4] = older
+        links[newer, L_OLDER] = older
     if older == -1:
         R[D_TAIL] = newer
     else:
-        seg[older, 5] = newer
-    seg[u, 4] = free[0]
+        links[older, L_NEWER] = newer
+    links[u, L_OLDER] = free[0]
     free[0] = u
     free[1] += 1
     R[D_SEGCOUNT] -= 1
@@ -115,10 +116,14 @@ def _unlink(seg, R, free, u):
 @kernel
 def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C function
     stream, direction, flags, seq, ack, win, seglen, wscale, ts, frame,
-    dirs, st, counts, seg, free, flagged_cap, nflagged,
+    seqs, wide, dirs, st, marks, counts, seg, links, free, flagged_cap,
     out_analysis, out_rtt, out_rto, out_win, out_relseq, out_keep,
 ):
-    """Analyse packets in order; fills the out_* arrays (one entry per packet)."""
+    """Analyse packets in order; fills the out_* arrays (one entry per packet).
+
+    Per direction, F* is the sender's state and R* the receiver's: *Q in `seqs`, *W in `wide`, F/R in
+    `dirs` (see `tcp/state.py`); uint32 values are read as int64 before any arithmetic.
+    """
     n = stream.shape[0]
     for i in range(n):
         out_rtt[i] = -1
@@ -132,7 +137,12 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         d = np.int64(direction[i])
         F = dirs[s, d]
         R = dirs[s, 1 - d]
+        FQ = seqs[s, d]
+        RQ = seqs[s, 1 - d]
+        FW = wide[s, d]
+        RW = wide[s, 1 - d]
         S = st[s]
+        M = marks[s]
         fl = np.int64(flags[i])
         sq = np.int64(seq[i])
         ak = np.int64(ack[i])
@@ -145,13 +155,13 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         sfr = (fl & (TH_SYN | TH_FIN | TH_RST)) != 0
         a = np.int64(0)
 
-        if S[S_SEEN] == 0:
-            S[S_SEEN] = 1
+        if M[M_SEEN] == 0:
+            M[M_SEEN] = 1
             S[S_FIRST_TS] = t
             S[S_FIRST_FRAME] = frame[i]
         S[S_LAST_TS] = t
         F[D_PACKETS] += 1
-        F[D_PAYLOAD] += L
+        FW[W_PAYLOAD] += L
         if L > 0:
             F[D_DATA] += 1
         if (fl & TH_RST) != 0:
@@ -162,14 +172,11 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         if syn:
             if F[D_SYN] > 0:
                 a |= A_SYN_RETRANSMISSION
-            else:
-                F[D_FIRST_SYN_FRAME] = frame[i]
             F[D_SYN] += 1
             if ackf:
                 F[D_SYNACK] += 1
                 if S[S_FIRST_SYNACK_TS] < 0:
                     S[S_FIRST_SYNACK_TS] = t
-                    S[S_SYN_BEFORE_SYNACK] = 1 if S[S_FIRST_SYN_TS] >= 0 else 0
             else:
                 if S[S_FIRST_SYN_TS] < 0:
                     S[S_FIRST_SYN_TS] = t
@@ -190,16 +197,20 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
 
         # base sequence numbers (relative seq)
         if F[D_BASESET] == 0:
-            F[D_BASESEQ] = sq if syn else (sq - 1) & MASK
+            FQ[Q_BASESEQ] = sq if syn else (sq - 1) & MASK
             F[D_BASESET] = 1
         if R[D_BASESET] == 0 and ackf:
-            R[D_BASESEQ] = (ak - 1) & MASK
+            RQ[Q_BASESEQ] = (ak - 1) & MASK
             R[D_BASESET] = 1
-        out_relseq[i] = (sq - F[D_BASESEQ]) & MASK
+        out_relseq[i] = (sq - np.int64(FQ[Q_BASESEQ])) & MASK
 
-        nxt = F[D_NEXTSEQ]
+        nxt = np.int64(FQ[Q_NEXTSEQ])
+        f_win = np.int64(FQ[Q_WINDOW])
+        f_lastack = np.int64(FQ[Q_LASTACK])
+        r_win = np.int64(RQ[Q_WINDOW])
+        r_lastack = np.int64(RQ[Q_LASTACK])
         zwp = False
-        if L == 1 and sq == nxt and R[D_WINDOW] == 0:
+        if L == 1 and sq == nxt and r_win == 0:
             a |= A_ZERO_WINDOW_PROBE
             zwp = True
         else:
@@ -209,13 +220,13 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                 a |= A_LOST_SEGMENT
             if (L == 0 or L == 1) and sq == ((nxt - 1) & MASK) and not sfr:
                 a |= A_KEEP_ALIVE
-            if L == 0 and w != 0 and w != F[D_WINDOW] and sq == nxt and ak == F[D_LASTACK] and not sfr:
+            if L == 0 and w != 0 and w != f_win and sq == nxt and ak == f_lastack and not sfr:
                 a |= A_WINDOW_UPDATE
             if L > 0 and R[D_WINSCALE] != -1 and not sfr:
-                shift = 0 if (R[D_WIN_FROM_SYN] != 0 or R[D_WINSCALE] == -2) else R[D_WINSCALE]
-                if ((sq + L) & MASK) == ((R[D_LASTACK] + (R[D_WINDOW] << shift)) & MASK):
+                shift = 0 if (R[D_WIN_FROM_SYN] != 0 or R[D_WINSCALE] == -2) else np.int64(R[D_WINSCALE])
+                if ((sq + L) & MASK) == ((r_lastack + (r_win << shift)) & MASK):
                     a |= A_WINDOW_FULL
-            same = L == 0 and w == F[D_WINDOW] and sq == nxt and ak == F[D_LASTACK] and not sfr
+            same = L == 0 and w == f_win and sq == nxt and ak == f_lastack and not sfr
             if same and w != 0 and (R[D_LASTSEGFLAGS] & A_KEEP_ALIVE) != 0:
                 a |= A_KEEP_ALIVE_ACK
             elif same and w == 0 and (R[D_LASTSEGFLAGS] & A_ZERO_WINDOW_PROBE) != 0:
@@ -227,13 +238,12 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                     F[D_DUPACKNUM] += 1
                 a |= A_DUPLICATE_ACK
         # finished_fwd
-        if ak != F[D_LASTACK]:
-            F[D_LASTNONDUPACK] = frame[i]
+        if ak != f_lastack:
             F[D_DUPACKNUM] = 0
-        rmax = R[D_MAXSEQTOBEACKED]
+        rmax = np.int64(RQ[Q_MAXSEQTOBEACKED])
         if rmax != 0 and _sdiff(ak, rmax) > 0 and ackf:
-            if rmax > R[D_NEXTSEQ]:
-                R[D_MAXSEQTOBEACKED] = R[D_NEXTSEQ]
+            if rmax > np.int64(RQ[Q_NEXTSEQ]):
+                RQ[Q_MAXSEQTOBEACKED] = RQ[Q_NEXTSEQ]
                 a |= A_ACK_LOST_SEGMENT
             else:
                 if R[D_DUPACKNUM] == 0:
@@ -245,21 +255,21 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
             if (a & A_KEEP_ALIVE) == 0:
                 if L > 1 and ((nxt - 1) & MASK) == sq:
                     not_adv = False
-                if L > 0 and R[D_LASTACK] != 0 and _sdiff((sq + L) & MASK, R[D_LASTACK]) <= 0:
+                if L > 0 and r_lastack != 0 and _sdiff((sq + L) & MASK, r_lastack) <= 0:
                     a |= A_SPURIOUS_RETRANSMISSION | A_RETRANSMISSION
-                elif (not_adv and R[D_DUPACKNUM] >= 2 and R[D_LASTACK] == sq
-                      and t - R[D_LASTACKTIME] < FAST_RETRANS_NS):
+                elif (not_adv and R[D_DUPACKNUM] >= 2 and r_lastack == sq
+                      and t - RW[W_LASTACKTIME] < FAST_RETRANS_NS):
                     a |= A_FAST_RETRANSMISSION | A_RETRANSMISSION
                 else:
                     thres = S[S_FIRST_RTT] if S[S_FIRST_RTT] != 0 else OOO_DEFAULT_NS
                     extra = 1 if synfin else 0
-                    if not_adv and t - F[D_NEXTSEQTIME] < thres and nxt != ((sq + L + extra) & MASK):
+                    if not_adv and t - FW[W_NEXTSEQTIME] < thres and nxt != ((sq + L + extra) & MASK):
                         a |= A_OUT_OF_ORDER
                     elif not_adv:
                         a |= A_RETRANSMISSION | A_RTO_RETRANSMISSION
                         # the eldest unacked segment, else the highest one
-                        u = F[D_TAIL]
-                        rto = t - seg[u, 3] if u != -1 else t - F[D_NEXTSEQTIME]
+                        u = np.int64(F[D_TAIL])
+                        rto = t - seg[u, G_TS] if u != -1 else t - FW[W_NEXTSEQTIME]
                         if rto != 0:
                             out_rto[i] = rto
                             S[S_RTO_TIME] += rto
@@ -268,35 +278,33 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         nseq = (sq + L) & MASK
         if (L > 0 or synfin) and F[D_SEGCOUNT] < MAX_UNACKED:
             u = free[0]
-            free[0] = seg[u, 4]
+            free[0] = links[u, L_OLDER]
             free[1] -= 1
             if synfin:
                 nseq = (nseq + 1) & MASK
-            seg[u, 0] = sq
-            seg[u, 1] = nseq
-            seg[u, 2] = frame[i]
-            seg[u, 3] = t
-            h = F[D_HEAD]
-            seg[u, 4] = h
-            seg[u, 5] = -1
+            seg[u, G_NEXTSEQ] = nseq
+            seg[u, G_TS] = t
+            h = np.int64(F[D_HEAD])
+            links[u, L_OLDER] = h
+            links[u, L_NEWER] = -1
             if h == -1:
                 F[D_TAIL] = u
             else:
-                seg[h, 5] = u
-                if _sdiff(nseq, seg[h, 1]) <= 0:
+                links[h, L_NEWER] = u
+                if _sdiff(nseq, seg[h, G_NEXTSEQ]) <= 0:
                     F[D_UNSORTED] = 1
             F[D_HEAD] = u
             F[D_SEGCOUNT] += 1
-        if (_sdiff(nseq, F[D_NEXTSEQ]) > 0 or F[D_NEXTSEQ] == 0) and not zwp:
-            F[D_NEXTSEQ] = nseq
-            F[D_NEXTSEQFRAME] = frame[i]
-            F[D_NEXTSEQTIME] = t
-        if (sq == F[D_MAXSEQTOBEACKED] or F[D_MAXSEQTOBEACKED] == 0) and not zwp:
-            F[D_MAXSEQTOBEACKED] = F[D_NEXTSEQ]
-        F[D_WINDOW] = w
+        if (_sdiff(nseq, nxt) > 0 or nxt == 0) and not zwp:
+            FQ[Q_NEXTSEQ] = nseq
+            FW[W_NEXTSEQTIME] = t
+        fmax = np.int64(FQ[Q_MAXSEQTOBEACKED])
+        if (sq == fmax or fmax == 0) and not zwp:
+            FQ[Q_MAXSEQTOBEACKED] = FQ[Q_NEXTSEQ]
+        FQ[Q_WINDOW] = w
         F[D_WIN_FROM_SYN] = 1 if syn else 0
-        F[D_LASTACK] = ak
-        F[D_LASTACKTIME] = t
+        FQ[Q_LASTACK] = ak
+        FW[W_LASTACKTIME] = t
         F[D_LASTSEGFLAGS] = a
 
         # Segments this ACK covers. Only a segment's end matters (Wireshark's trimming of partly
@@ -307,27 +315,27 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         rtt = np.int64(0)
         matched = False
         if R[D_UNSORTED] == 0:
-            u = R[D_TAIL]
+            u = np.int64(R[D_TAIL])
             while u != -1:
-                unext = seg[u, 1]
+                unext = seg[u, G_NEXTSEQ]
                 if _sdiff(unext, ak) > 0:
                     break
                 if unext == ak and not matched:
-                    rtt = t - seg[u, 3]
+                    rtt = t - seg[u, G_TS]
                     matched = True
-                newer = seg[u, 5]
-                _unlink(seg, R, free, u)
+                newer = np.int64(links[u, L_NEWER])
+                _unlink(links, R, free, u)
                 u = newer
         else:
-            u = R[D_HEAD]
+            u = np.int64(R[D_HEAD])
             while u != -1:
-                unext = seg[u, 1]
-                older = seg[u, 4]
+                unext = seg[u, G_NEXTSEQ]
+                older = np.int64(links[u, L_OLDER])
                 if _sdiff(unext, ak) <= 0:
                     if unext == ak:
-                        rtt = t - seg[u, 3]  # overwritten until the oldest match, as Wireshark
+                        rtt = t - seg[u, G_TS]  # overwritten until the oldest match, as Wireshark
                         matched = True
-                    _unlink(seg, R, free, u)
+                    _unlink(links, R, free, u)
                 u = older
         if matched and rtt != 0:
             out_rtt[i] = rtt
@@ -345,6 +353,6 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                 if (a >> b) & 1:
                     counts[s, b] += 1
                 b += 1
-            if nflagged[s] < flagged_cap:
-                nflagged[s] += 1
+            if M[M_NFLAGGED] < flagged_cap:
+                M[M_NFLAGGED] += 1
                 out_keep[i] = True

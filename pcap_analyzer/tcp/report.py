@@ -16,7 +16,6 @@ from pcap_analyzer.tcp.samples import Samples
 from pcap_analyzer.tcp.state import (
     D_DATA,
     D_PACKETS,
-    D_PAYLOAD,
     D_RST,
     D_SYN,
     D_SYNACK,
@@ -29,6 +28,7 @@ from pcap_analyzer.tcp.state import (
     S_HS_ACK_TS,
     S_LAST_TS,
     S_RTO_TIME,
+    W_PAYLOAD,
 )
 from pcap_analyzer.tcp.states import conn_states
 
@@ -140,7 +140,8 @@ def _groups(stream: npt.NDArray[np.integer], n: int) -> tuple[npt.NDArray[np.int
 class TcpReport:
     """Per-stream arrays (index = tcp.stream) + samples; see the `TcpAnalyzer` docstring."""
 
-    dirs: npt.NDArray[np.int64]  # (streams, 2, D_*) final per-direction state
+    dirs: npt.NDArray[np.int32]  # (streams, 2, D_*) final per-direction counters (tcp/state.py)
+    wide: npt.NDArray[np.int64]  # (streams, 2, W_*) per-direction times and payload bytes
     streams: npt.NDArray[np.int64]  # (streams, S_*)
     counts: npt.NDArray[np.int32]  # (streams, 32) packets carrying each TcpAnalysis bit
     rtt: Samples  # tcp.analysis.ack_rtt samples
@@ -172,7 +173,7 @@ class TcpReport:
         v = self.streams[:, S_FIRST_RTT]
         return np.where(v != 0, v / 1e9, np.nan)
 
-    def window_scale(self) -> npt.NDArray[np.int64]:
+    def window_scale(self) -> npt.NDArray[np.int32]:
         """(streams, 2) shift per direction: -1 unknown (handshake not seen), -2 not used."""
         return self.dirs[:, :, D_WINSCALE]
 
@@ -191,7 +192,7 @@ class TcpReport:
         c = self.count
         return TcpSummary(
             conversations=int(d.shape[0]), packets=self.packets,
-            payload_bytes=int(d[:, :, D_PAYLOAD].sum()), data_segments=int(d[:, :, D_DATA].sum()),
+            payload_bytes=int(self.wide[:, :, W_PAYLOAD].sum()), data_segments=int(d[:, :, D_DATA].sum()),
             retransmissions=c(TcpAnalysis.RETRANSMISSION),
             fast_retransmissions=c(TcpAnalysis.FAST_RETRANSMISSION),
             spurious_retransmissions=c(TcpAnalysis.SPURIOUS_RETRANSMISSION),
@@ -249,7 +250,7 @@ class TcpReport:
                 server, dport = _addr(ft.b_hi[r], ft.b_lo[r]), int(ft.b_port[r])
                 by = (int(ft.bytes_ab[r]), int(ft.bytes_ba[r]))
         duration = (st[S_LAST_TS] - st[S_FIRST_TS]) / 1e9
-        payload = (int(d[0, D_PAYLOAD]), int(d[1, D_PAYLOAD]))
+        payload = (int(self.wide[s, 0, W_PAYLOAD]), int(self.wide[s, 1, W_PAYLOAD]))
         data = int(d[:, D_DATA].sum())
         if rtt_ms is None:
             if ix.rtt_covered[s]:
@@ -305,7 +306,7 @@ class TcpReport:
         """Drill-down series for `streams` (those that hold a series slot; see `tcp/series.py`)."""
         out = []
         for s in streams:
-            data_dir = int(self.dirs[s, 1, D_PAYLOAD] > self.dirs[s, 0, D_PAYLOAD])
+            data_dir = int(self.wide[s, 1, W_PAYLOAD] > self.wide[s, 0, W_PAYLOAD])
             got = self.series.get(s, data_dir)
             if got is None:
                 continue

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from pcap_analyzer.decode.packets import TCP_FIN, TCP_SYN, PacketTable
 from pcap_analyzer.flows.model import FlowAssignment
 from pcap_analyzer.tcp.model import TcpChunkResult
-from pcap_analyzer.tcp.state import D_BASESEQ, S_SLOT, TcpState
+from pcap_analyzer.tcp.state import M_SLOT, Q_BASESEQ, TcpState
 
 _SEQ_COLS = 4  # t, rel_seq, len, analysis bits
 _ACK_COLS = 3  # t, rel_ack, window
@@ -75,12 +75,12 @@ class SeriesStore:
                 slot = int(np.argmin(owner_counts))
                 if owner_counts[slot] >= flagged[s]:
                     continue
-                state.streams[self.slot_stream[slot], S_SLOT] = -1
+                state.marks[self.slot_stream[slot], M_SLOT] = -1
                 for d in range(2):
                     self.seq[slot][d] = _Buf(self.points, _SEQ_COLS)
                     self.ack[slot][d] = _Buf(self.points, _ACK_COLS)
             self.slot_stream[slot] = s
-            state.streams[s, S_SLOT] = slot
+            state.marks[s, M_SLOT] = slot
 
     def update(self, packets: PacketTable, flows: FlowAssignment, res: TcpChunkResult,
                state: TcpState, t0: int) -> None:
@@ -92,12 +92,12 @@ class SeriesStore:
         free = int(np.count_nonzero(self.slot_stream < 0))
         if free:  # free slots go to connections in order of appearance, from their first packet
             new = np.unique(stream[tcp])
-            new = new[state.streams[new, S_SLOT] < 0][:free]
+            new = new[state.marks[new, M_SLOT] < 0][:free]
             self._assign(new, state)
         flagged = (res.analysis != 0) & tcp
         if flagged.any():  # then a flagged connection may take the slot of a less flagged one
             cand = np.unique(stream[flagged])
-            cand = cand[state.streams[cand, S_SLOT] < 0]
+            cand = cand[state.marks[cand, M_SLOT] < 0]
             if cand.size:
                 self._assign(cand, state)
         live = self.slot_stream[self.slot_stream >= 0]
@@ -111,10 +111,11 @@ class SeriesStore:
         t = (packets.ts_ns[idx] - t0) / 1e9
         length = packets.payload_len[idx].astype(np.float64)
         is_seg = (length > 0) | ((packets.tcp_flags[idx] & (TCP_SYN | TCP_FIN)) != 0)
-        rel_ack = (packets.ack[idx].astype(np.int64) - state.dirs[s, 1 - d, D_BASESEQ]) & 0xFFFFFFFF
+        base = state.seqs[s, 1 - d, Q_BASESEQ].astype(np.int64)
+        rel_ack = (packets.ack[idx].astype(np.int64) - base) & 0xFFFFFFFF
         seq_rows = np.column_stack([t, res.rel_seq[idx], length, res.analysis[idx]]).astype(np.float64)
         ack_rows = np.column_stack([t, rel_ack, res.window[idx]]).astype(np.float64)
-        key = state.streams[s, S_SLOT] * 2 + d
+        key = state.marks[s, M_SLOT] * 2 + d
         order = np.argsort(key, kind="stable")  # capture order kept within each (slot, direction)
         keys, starts = np.unique(key[order], return_index=True)
         for k, lo, hi in zip(keys, starts, np.append(starts[1:], order.size), strict=True):

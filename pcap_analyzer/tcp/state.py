@@ -1,10 +1,13 @@
 """Compact per-connection TCP state: NumPy arrays indexed by tcp.stream, grown in place by 25 %.
 
-Everything the Numba kernel (`tcp/expert.py`) keeps between chunks lives here, as a few int64
-matrices addressed by the column constants below, plus a pool of unacknowledged segments
-(Wireshark's `tcp_unacked_t` list) stored as arrays with index links.
+Everything the Numba kernel (`tcp/expert.py`) keeps between chunks lives here, in a few matrices
+addressed by the column constants below, each of the narrowest type its values fit exactly:
+per direction, sequence numbers and windows as uint32 (`seqs`, Q_*), times and byte totals as int64
+(`wide`, W_*), counters, flags and list links as int32 (`dirs`, D_*); per stream, times as int64
+(`streams`, S_*) and small values as int32 (`marks`, M_*). Unacknowledged segments (Wireshark's
+`tcp_unacked_t` list) live in a pool with int32 index links.
 
-Memory: about 590 bytes per stream. The per-stream arrays grow in place (`ndarray.resize`, a
+Memory: about 370 bytes per stream. The per-stream arrays grow in place (`ndarray.resize`, a
 realloc that large blocks satisfy by remapping pages), so growing never holds the old and the new
 copy at once, and the spare capacity stays under 25 %.
 """
@@ -14,50 +17,61 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-# Per direction (`TcpState.dirs[stream, direction, D_*]`), Wireshark's `tcp_flow_t` fields.
-D_NEXTSEQ = 0  # raw seq expected next (0 = unknown, as Wireshark)
-D_NEXTSEQFRAME = 1
-D_NEXTSEQTIME = 2
-D_MAXSEQTOBEACKED = 3
-D_LASTACK = 4
-D_LASTACKTIME = 5
-D_WINDOW = 6  # raw window of the last segment (0xFFFFFFFF before any)
-D_WINSCALE = 7  # -1 unknown, -2 no scaling, else shift
-D_WIN_FROM_SYN = 8  # the stored window came from a SYN (never scaled)
-D_LASTSEGFLAGS = 9
-D_DUPACKNUM = 10
-D_LASTNONDUPACK = 11
-D_BASESEQ = 12
-D_BASESET = 13
-D_HEAD = 14  # unacked segment list: newest first, -1 = empty
-D_SEGCOUNT = 15
-D_PACKETS = 16
-D_SYN = 17  # SYN (or SYN/ACK) packets sent by this side
-D_FIN = 18
-D_RST = 19
-D_PAYLOAD = 20
-D_FIRST_SYN_FRAME = 21
-D_DATA = 22  # payload packets
-D_SYNACK = 23  # SYN/ACK packets sent by this side
-D_TAIL = 24  # oldest unacked segment, -1 = empty
-D_UNSORTED = 25  # 1 when the list's segment ends are not increasing from oldest to newest
-N_DIR = 26
+# Per direction, Wireshark's `tcp_flow_t` fields. `TcpState.seqs[stream, direction, Q_*]` (uint32):
+Q_NEXTSEQ = 0  # raw seq expected next (0 = unknown, as Wireshark)
+Q_MAXSEQTOBEACKED = 1
+Q_LASTACK = 2
+Q_BASESEQ = 3
+Q_WINDOW = 4  # raw window of the last segment (0xFFFFFFFF before any)
+N_SEQ = 5
 
-# Per stream (`TcpState.streams[stream, S_*]`).
-S_SEEN = 0
-S_MRU_SYN = 1  # time of the most recent SYN (Wireshark's ts_mru_syn), 0 = none
-S_FIRST_RTT = 2  # tcp.analysis.initial_rtt in ns, 0 = unknown
-S_FIRST_SYN_TS = 3  # -1 = none
-S_FIRST_SYNACK_TS = 4
-S_HS_ACK_TS = 5  # first pure ACK from the initiator after the SYN/ACK
-S_RTO_TIME = 6  # sum of tcp.analysis.rto of generic retransmissions (ns)
-S_FIRST_TS = 7
-S_LAST_TS = 8
-S_FIRST_FRAME = 9
-S_SLOT = 10  # detail-series slot, -1 = none
-S_SYN_BEFORE_SYNACK = 11  # SYN/ACK seen after a SYN from the initiator
-S_NFLAGGED = 12  # flagged packets kept for the report (capped)
-N_STREAM = 13
+# `TcpState.wide[stream, direction, W_*]` (int64):
+W_NEXTSEQTIME = 0
+W_LASTACKTIME = 1
+W_PAYLOAD = 2
+N_WIDE = 3
+
+# `TcpState.dirs[stream, direction, D_*]` (int32):
+D_WINSCALE = 0  # -1 unknown, -2 no scaling, else shift
+D_WIN_FROM_SYN = 1  # the stored window came from a SYN (never scaled)
+D_LASTSEGFLAGS = 2
+D_DUPACKNUM = 3
+D_BASESET = 4
+D_HEAD = 5  # unacked segment list: newest first, -1 = empty
+D_TAIL = 6  # oldest unacked segment, -1 = empty
+D_UNSORTED = 7  # 1 when the list's segment ends are not increasing from oldest to newest
+D_SEGCOUNT = 8
+D_PACKETS = 9
+D_SYN = 10  # SYN (or SYN/ACK) packets sent by this side
+D_SYNACK = 11  # SYN/ACK packets sent by this side
+D_FIN = 12
+D_RST = 13
+D_DATA = 14  # payload packets
+N_DIR = 15
+
+# Per stream, `TcpState.streams[stream, S_*]` (int64):
+S_MRU_SYN = 0  # time of the most recent SYN (Wireshark's ts_mru_syn), 0 = none
+S_FIRST_RTT = 1  # tcp.analysis.initial_rtt in ns, 0 = unknown
+S_FIRST_SYN_TS = 2  # -1 = none
+S_FIRST_SYNACK_TS = 3
+S_HS_ACK_TS = 4  # first pure ACK from the initiator after the SYN/ACK
+S_RTO_TIME = 5  # sum of tcp.analysis.rto of generic retransmissions (ns)
+S_FIRST_TS = 6
+S_LAST_TS = 7
+S_FIRST_FRAME = 8
+N_STREAM = 9
+
+# `TcpState.marks[stream, M_*]` (int32):
+M_SEEN = 0
+M_SLOT = 1  # detail-series slot, -1 = none
+M_NFLAGGED = 2  # flagged packets kept for the report (capped)
+N_MARK = 3
+
+# Unacked segment pool: `TcpState.seg[u, G_*]` (int64) and `TcpState.links[u, L_*]` (int32).
+G_NEXTSEQ = 0  # the segment's end (seq + length, + 1 for SYN/FIN)
+G_TS = 1
+L_OLDER = 0  # next in its list, or next free slot; -1 = none
+L_NEWER = 1
 
 N_COUNTS = 18  # TcpAnalysis bits counted per stream (tcp/model.py: bits 0..17)
 GROWTH = 1.25
@@ -66,7 +80,7 @@ SEQ_MASK = 0xFFFFFFFF
 NO_WINDOW = 0xFFFFFFFF
 
 
-def _grow_rows(a: npt.NDArray[np.int64], n: int, in_place: bool) -> npt.NDArray[np.int64]:
+def _grow_rows(a: npt.NDArray[np.generic], n: int, in_place: bool) -> npt.NDArray[np.generic]:
     """`a` with `n` rows (new rows zero): resized in place when allowed, else copied."""
     if in_place and a.flags.owndata and a.flags.c_contiguous:
         a.resize((n,) + a.shape[1:], refcheck=False)
@@ -84,16 +98,19 @@ class TcpState:
     """
 
     def __init__(self, streams: int = 64, segments: int = 4096) -> None:
-        self.dirs = np.zeros((0, 2, N_DIR), np.int64)
+        self.seqs = np.zeros((0, 2, N_SEQ), np.uint32)
+        self.wide = np.zeros((0, 2, N_WIDE), np.int64)
+        self.dirs = np.zeros((0, 2, N_DIR), np.int32)
         self.streams = np.zeros((0, N_STREAM), np.int64)
+        self.marks = np.zeros((0, N_MARK), np.int32)
         self.counts = np.zeros((0, N_COUNTS), np.int32)  # per stream: packets carrying each TcpAnalysis bit
         self.n_streams = 0
         self.frozen = False
         self._ensure_streams(streams)
-        # segment pool: seq, nextseq, frame, ts, older (next in list / next free), newer
-        self.seg = np.zeros((segments, 6), np.int64)
-        self.seg[:, 4] = np.arange(1, segments + 1)
-        self.seg[-1, 4] = -1
+        self.seg = np.zeros((segments, 2), np.int64)
+        self.links = np.zeros((segments, 2), np.int32)
+        self.links[:, L_OLDER] = np.arange(1, segments + 1)
+        self.links[-1, L_OLDER] = -1
         self.free = np.array([0, segments], np.int64)  # [head of free list, free count]
 
     def _ensure_streams(self, n: int) -> None:
@@ -102,17 +119,19 @@ class TcpState:
             return
         new = max(n, int(GROWTH * cap), 64)
         in_place = not self.frozen
+        self.seqs = _grow_rows(self.seqs, new, in_place)
+        self.seqs[cap:, :, Q_WINDOW] = NO_WINDOW
+        self.wide = _grow_rows(self.wide, new, in_place)
         self.dirs = dirs = _grow_rows(self.dirs, new, in_place)
-        dirs[cap:, :, D_WINDOW] = NO_WINDOW
         dirs[cap:, :, D_WINSCALE] = -1
         dirs[cap:, :, D_HEAD] = -1
         dirs[cap:, :, D_TAIL] = -1
-        dirs[cap:, :, D_FIRST_SYN_FRAME] = -1
         self.streams = streams = _grow_rows(self.streams, new, in_place)
         streams[cap:, S_FIRST_SYN_TS] = -1
         streams[cap:, S_FIRST_SYNACK_TS] = -1
         streams[cap:, S_HS_ACK_TS] = -1
-        streams[cap:, S_SLOT] = -1
+        self.marks = _grow_rows(self.marks, new, in_place)
+        self.marks[cap:, M_SLOT] = -1
         self.counts = _grow_rows(self.counts, new, in_place)
 
     def ensure(self, max_stream: int, new_packets: int) -> None:
@@ -123,8 +142,9 @@ class TcpState:
             return
         old = self.seg.shape[0]
         new = max(int(GROWTH * old), old + new_packets - int(self.free[1]))
-        self.seg = seg = _grow_rows(self.seg, new, True)  # no report holds views of the pool
-        seg[old:, 4] = np.arange(old + 1, new + 1)
-        seg[-1, 4] = self.free[0]  # chain the old free list after the new slots
+        self.seg = _grow_rows(self.seg, new, True)  # no report holds views of the pool
+        self.links = links = _grow_rows(self.links, new, True)
+        links[old:, L_OLDER] = np.arange(old + 1, new + 1)
+        links[-1, L_OLDER] = self.free[0]  # chain the old free list after the new slots
         self.free[0] = old
         self.free[1] += new - old

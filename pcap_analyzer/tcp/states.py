@@ -40,7 +40,7 @@ def conn_state(orig_syn: bool, resp_synack: bool, orig_fin: bool, resp_fin: bool
     return "S1"
 
 
-def conn_states(dirs: npt.NDArray[np.int64], streams: npt.NDArray[np.int64]) -> list[str]:
+def conn_states(dirs: npt.NDArray[np.int32], streams: npt.NDArray[np.int64]) -> list[str]:
     """conn_state per stream; direction 0 is the initiator (FlowAssignment convention)."""
     syn_only = dirs[:, :, D_SYN] - dirs[:, :, D_SYNACK]
     out = []
