@@ -11,6 +11,9 @@ import pytest
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_DIR = Path(os.environ.get("PCAP_CORPUS_DIR", DEFAULT_CORPUS_DIR))
+# oracle.json gives DNS rcodes as numbers; their names, written here apart from the engine's own table.
+_RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
+RCODE_NAMES = {str(code): name for code, name in enumerate(_RCODES)}
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from pcap_analyzer import analyze
 from pcap_analyzer.report.model import AnalysisResult, Stats
-from tests.conftest import CORPUS_DIR
+from tests.conftest import CORPUS_DIR, RCODE_NAMES
 
 CAPTURES = sorted(p.name for p in CORPUS_DIR.glob("*.pcap*")) if CORPUS_DIR.is_dir() else []
 
@@ -37,14 +37,6 @@ TCP_COUNTS = [
     ("window_updates", ("analysis", "window_update")),
     ("keep_alives", ("analysis", "keep_alive")),
 ]
-RCODE_NAMES = {
-    "0": "NOERROR",
-    "1": "FORMERR",
-    "2": "SERVFAIL",
-    "3": "NXDOMAIN",
-    "4": "NOTIMP",
-    "5": "REFUSED",
-}
 
 
 @cache

@@ -7,18 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CORPUS_DIR
+from tests.conftest import CORPUS_DIR, RCODE_NAMES
 from tests.engine.analyzers.pipeline import Analyzers, run
 
 CAPTURES = sorted(p.name for p in CORPUS_DIR.glob("*.pcap*")) if CORPUS_DIR.is_dir() else []
-RCODE_NAMES = {
-    "0": "NOERROR",
-    "1": "FORMERR",
-    "2": "SERVFAIL",
-    "3": "NXDOMAIN",
-    "4": "NOTIMP",
-    "5": "REFUSED",
-}
 
 
 @cache
