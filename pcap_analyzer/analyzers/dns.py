@@ -157,7 +157,9 @@ class DnsAnalyzer:
         self._times.add(ns)
         self._pt.add((ts - (self._origin or 0)) / NS)
         self._pv.add(ms)
-        b = np.minimum(np.searchsorted(HIST_EDGES_MS, ms, side="right") - 1, self._hist.size - 1)
+        # A response stamped before its query (clock step, damaged capture) keeps its negative time, as
+        # tshark's dns.time does, but has no histogram bucket.
+        b = np.minimum(np.searchsorted(HIST_EDGES_MS, ms[ms >= 0], side="right") - 1, self._hist.size - 1)
         self._hist += np.bincount(b, minlength=self._hist.size)
         for sid in np.unique(server[server >= 0]).tolist():
             self._srv_times[sid].add(ns[server == sid])

@@ -136,3 +136,14 @@ def test_very_slow_answer_lands_in_a_finite_last_bucket() -> None:
     r = an.finalize()
     assert r.histogram_ms == [(5000.0, 7000.0, 1)]
     assert '"histogram_ms":[[5000.0,7000.0,1]]' in r.model_dump_json()
+
+
+def test_answer_stamped_before_its_query_is_kept_negative_without_a_bucket() -> None:
+    an = DnsAnalyzer()
+    spec = [(1.0, 4, False, 0, b"t.example", 1), (0.5, 4, True, 0, b"t.example", 1)]
+    spec += [(2.0, 5, False, 0, b"u.example", 1), (2.003, 5, True, 0, b"u.example", 1)]
+    an.update(_messages(spec))
+    r = an.finalize()
+    assert (r.queries, r.responses, r.unanswered) == (2, 2, 0)
+    assert r.response_time_ms.min == -500.0
+    assert r.histogram_ms == [(2.0, 5.0, 1)]
