@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# CI explores a fixed set of examples (HYPOTHESIS_PROFILE=ci) so a run is reproducible; locally every run
+# tries new ones.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_DIR = Path(os.environ.get("PCAP_CORPUS_DIR", DEFAULT_CORPUS_DIR))
