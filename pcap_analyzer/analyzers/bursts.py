@@ -54,7 +54,7 @@ class BurstAnalyzer:
                 duration_s=(e - s) * w / NS,
                 packets=int(pk[s:e].sum()),
                 bytes=int(by[s:e].sum()),
-                peak_bps=float(by[s:e].max() * 8 * NS / w),
+                peak_bps=float(by[s:e].max()) * 8 * NS / w,  # float: bytes * 8e9 can overflow int64
             )
             for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
         ]

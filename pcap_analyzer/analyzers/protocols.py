@@ -12,7 +12,7 @@ _LINKS = {
     1: "Ethernet",
     113: "Linux SLL",
     276: "Linux SLL2",
-    0: "Null/Loopback",
+    0: "Null (loopback)",
     108: "Loopback",
     12: "Raw IP",
     14: "Raw IP",
@@ -33,7 +33,7 @@ class ProtocolAnalyzer:
     "Ethernet/IPv4/UDP", "Ethernet/IPv4/UDP/DNS" (so a parent's count includes its children's)."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, list[int]] = {}
+        self._counts: dict[tuple[str, ...], list[int]] = {}  # path of level names -> [packets, bytes]
 
     def update(self, batch: PacketBatch) -> None:
         """Add one chunk (vectorized: one code per packet, one bincount)."""
@@ -67,17 +67,16 @@ class ProtocolAnalyzer:
     def finalize(self) -> list[ProtocolShare]:
         """Every level seen, in hierarchy order (parents before children), larger first among siblings."""
 
-        def sort_key(path: str) -> tuple[tuple[int, str], ...]:
-            parts = path.split("/")
-            return tuple((-self._counts["/".join(parts[: i + 1])][1], parts[i]) for i in range(len(parts)))
+        def sort_key(path: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+            return tuple((-self._counts[path[: i + 1]][1], path[i]) for i in range(len(path)))
 
         return [
-            ProtocolShare(protocol=k, packets=v[0], bytes=v[1])
+            ProtocolShare(protocol="/".join(k), packets=v[0], bytes=v[1])
             for k, v in sorted(self._counts.items(), key=lambda kv: sort_key(kv[0]))
         ]
 
 
-def _paths(code: int) -> list[str]:
+def _paths(code: int) -> list[tuple[str, ...]]:
     dns, code = code % 2, code // 2
     l4, code = code % 7 - 1, code // 7
     l3, link = code % 5, code // 5
@@ -88,4 +87,4 @@ def _paths(code: int) -> list[str]:
             parts.append(_L4_NAMES[l4])
             if dns:
                 parts.append("DNS")
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return [tuple(parts[: i + 1]) for i in range(len(parts))]

@@ -81,3 +81,13 @@ def test_protocol_hierarchy_counts() -> None:
     }
     order = [s.protocol for s in an.finalize()]
     assert order.index("Ethernet/IPv4/TCP") < order.index("Ethernet/IPv6") < order.index("Linux SLL")
+
+
+def test_hierarchy_of_bsd_loopback_capture() -> None:
+    an = ProtocolAnalyzer()
+    b = batch([{"src": "127.0.0.1", "dst": "127.0.0.1", "ip_proto": 6} for _ in range(3)])
+    b.packets.linktype[:] = 0
+    b.packets.l3[:] = L3.IPV4
+    an.update(b)
+    names = [s.protocol for s in an.finalize()]
+    assert names == ["Null (loopback)", "Null (loopback)/IPv4", "Null (loopback)/IPv4/TCP"]

@@ -43,3 +43,12 @@ def test_no_bursts_in_steady_traffic() -> None:
     an = BurstAnalyzer()
     an.update(batch([{"t": i * 0.01} for i in range(2000)]))
     assert an.finalize() == []
+
+
+def test_burst_rate_of_absurd_lengths_does_not_overflow() -> None:
+    # A damaged capture can claim 4 GB frames: bytes * 8e9 no longer fits an int64.
+    t = [i * 0.01 for i in range(200)] + [1.0 + i * 1e-4 for i in range(100)]
+    an = BurstAnalyzer(window_s=0.1, factor=5, min_packets=20)
+    an.update(batch([{"t": x, "wirelen": 0xFFFFFFFF if x >= 1.0 else 100} for x in sorted(t)]))
+    (b,) = an.finalize()
+    assert b.duration_s == 0.1 and b.peak_bps == b.bytes * 8 / 0.1 > 2**63 / 1e9
