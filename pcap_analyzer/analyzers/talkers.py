@@ -167,7 +167,7 @@ class TalkersAnalyzer:
             ab, ba = int(lo_to_hi[i]), int(by[i] - lo_to_hi[i])
             if swap[first_row[i]]:
                 a, b, ab, ba = b, a, ba, ab
-            dur = (last[i] - first[i]) / NS
+            dur = (float(last[i]) - float(first[i])) / NS  # float: damaged stamps overflow int64
             out.append(
                 Conversation(
                     a=a,

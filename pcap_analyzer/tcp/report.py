@@ -249,7 +249,7 @@ class TcpReport:
                 client, sport = _addr(ft.a_hi[r], ft.a_lo[r]), int(ft.a_port[r])
                 server, dport = _addr(ft.b_hi[r], ft.b_lo[r]), int(ft.b_port[r])
                 by = (int(ft.bytes_ab[r]), int(ft.bytes_ba[r]))
-        duration = (st[S_LAST_TS] - st[S_FIRST_TS]) / 1e9
+        duration = (float(st[S_LAST_TS]) - float(st[S_FIRST_TS])) / 1e9  # float: damaged stamps overflow
         payload = (int(self.wide[s, 0, W_PAYLOAD]), int(self.wide[s, 1, W_PAYLOAD]))
         data = int(d[:, D_DATA].sum())
         if rtt_ms is None:
