@@ -6,7 +6,6 @@ password...), 1 for configuration or database problems.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated, NoReturn
 
@@ -82,6 +81,8 @@ def create_admin(
         finally:
             await service.close()
         return str(user.id)
+
+    import asyncio  # here, not at the top: `pcap-analyzer analyze` never needs it
 
     try:
         password = _read_password(password_stdin)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -23,6 +22,8 @@ def _clean_errors(run: Callable[[], T]) -> T:
 
 
 def _has_admin() -> bool:
+    import asyncio  # imported by the commands that need it, so `analyze` starts faster
+
     from app.config import get_settings
     from app.services.postgres_database import DatabasePool
 
@@ -66,6 +67,7 @@ def worker(
 
 def cleanup() -> None:
     """Expire analyses older than REPORT_TTL_HOURS and remove orphan files, once."""
+    import asyncio
     from pathlib import Path
 
     from app.config import get_settings
