@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pcap_analyzer.hashing import GOLDEN, mix64
 from pcap_analyzer.jit import kernel
 
 EMPTY = -1
@@ -36,15 +37,7 @@ _HEADER = 12
 _WINDOW = 2048
 _MAX_JUMPS = 64
 _MAX_NAME = 255
-_M1 = np.uint64(0x9E3779B97F4A7C15)
 _FNV = np.uint64(0x100000001B3)
-_S = np.uint64(29)
-
-
-@kernel
-def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
-    h = (h ^ v) * _M1
-    return h ^ (h >> _S)
 
 
 @kernel
@@ -73,14 +66,14 @@ def name_hash(buf: np.ndarray, qoff: int) -> np.uint64:
         if length > _MAX_NAME:
             break
         end = min(pos + 1 + n, size)
-        h = _mix(h, np.uint64(end - pos - 1) | np.uint64(0x100))  # label length, never a byte value
+        h = mix64(h, np.uint64(end - pos - 1) | np.uint64(0x100))  # label length, never a byte value
         for k in range(pos + 1, end):
             h = (h ^ np.uint64(buf[lo + k])) * _FNV
         labels += 1
         pos += 1 + n
     if labels == 0:
         return NAME_ROOT
-    h = _mix(h, np.uint64(labels))
+    h = mix64(h, np.uint64(labels))
     return h if h > NAME_ROOT else h + np.uint64(2)
 
 
@@ -88,7 +81,7 @@ def name_hash(buf: np.ndarray, qoff: int) -> np.uint64:
 def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7):  # noqa: ANN001, ANN202
     """(slot, row) of a key; row = -1 and slot = the free slot when absent."""
     mask = np.uint64(slots.shape[0] - 1)
-    h = _mix(_mix(_mix(_mix(_mix(_mix(_mix(_mix(_M1, k0), k1), k2), k3), k4), k5), k6), k7)
+    h = mix64(mix64(mix64(mix64(mix64(mix64(mix64(mix64(GOLDEN, k0), k1), k2), k3), k4), k5), k6), k7)
     s = h & mask
     while True:
         r = slots[s]
@@ -123,7 +116,7 @@ def rebuild(slots, keys, n) -> None:  # noqa: ANN001
 def _server_id(srv_slots, srv_addr, counts, hi, lo) -> int:  # noqa: ANN001
     """Id of a server address, registering it while there is room; -1 when the table is full."""
     mask = np.uint64(srv_slots.shape[0] - 1)
-    s = _mix(_mix(_M1, hi), lo) & mask
+    s = mix64(mix64(GOLDEN, hi), lo) & mask
     while True:
         r = srv_slots[s]
         if r == EMPTY:

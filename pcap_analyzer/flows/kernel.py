@@ -6,19 +6,12 @@ import numpy as np
 
 from pcap_analyzer.decode.codes import BAD_L4_HEADER, L3_IPV4, L3_IPV6, OK
 from pcap_analyzer.decode.packets import FRAG_MORE, TCP_ACK, TCP_SYN
+from pcap_analyzer.hashing import mix64
 from pcap_analyzer.jit import kernel
 
 IPPROTO_TCP = 6
 EMPTY = -1
-_M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
-_S = np.uint64(31)
-
-
-@kernel
-def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
-    h = (h ^ v) * _M1
-    return h ^ (h >> _S)
 
 
 @kernel
@@ -35,11 +28,11 @@ def key_hash(proto, shi, slo, sp, dhi, dlo, dp) -> np.uint64:  # noqa: ANN001
     """Direction-independent hash of a 5-tuple (the lower (addr, port) endpoint goes first)."""
     if _less(dhi, dlo, dp, shi, slo, sp):
         shi, slo, sp, dhi, dlo, dp = dhi, dlo, dp, shi, slo, sp
-    h = _mix(np.uint64(proto) + _M2, shi)
-    h = _mix(h, slo)
-    h = _mix(h, np.uint64(sp) << np.uint64(16) | np.uint64(dp))
-    h = _mix(h, dhi)
-    return _mix(h, dlo)
+    h = mix64(np.uint64(proto) + _M2, shi)
+    h = mix64(h, slo)
+    h = mix64(h, np.uint64(sp) << np.uint64(16) | np.uint64(dp))
+    h = mix64(h, dhi)
+    return mix64(h, dlo)
 
 
 @kernel
@@ -112,7 +105,7 @@ def frag_slot(fslots, fkeys, fconv, proto, shi, slo, dhi, dlo, ident):  # noqa: 
     """(slot, conv) of an IP datagram (src, dst, proto, id) in the fragment table; conv = -1 when absent."""
     mask = np.uint64(fslots.shape[0] - 1)
     s = (
-        _mix(_mix(_mix(_mix(np.uint64(proto) << np.uint64(32) | np.uint64(ident), shi), slo), dhi), dlo)
+        mix64(mix64(mix64(mix64(np.uint64(proto) << np.uint64(32) | np.uint64(ident), shi), slo), dhi), dlo)
         & mask
     )
     while True:
