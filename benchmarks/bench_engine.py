@@ -5,7 +5,8 @@ Usage: python benchmarks/bench_engine.py [--packets N | --capture F.pcap] [--rep
        python benchmarks/bench_engine.py --memory [--scale-mb MB]
 
 Every measurement is a whole process (imports included); the engine's modules are byte-compiled and it
-runs once on a small file first so the bytecode and Numba caches are warm, as in an installed copy (an
+runs once on a small file first so the bytecode (and Numba's cache, when the kernels are not compiled
+ahead of time by `python -m pcap_analyzer.aot`) is warm, as in an installed copy (an
 editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile ~60 modules per run), then K
 times (the fastest is shown). Peak RSS comes from the child's own rusage (os.wait4), so runs never mix.
 dpkt and scapy (when installed) loop over the first packets only, and their rates are scaled to the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -106,9 +108,14 @@ def warm(workdir: Path) -> None:
     engine(TEMPLATE, workdir / "warm.json")
 
 
-def count_packets(cap: Path) -> int:
-    out = subprocess.run(["capinfos", "-c", "-M", "-T", str(cap)], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1].split("\t")[-1])
+def count_packets(cap: Path, workdir: Path) -> int:
+    """Packets in `cap`: from Wireshark's capinfos when installed, else from the engine's own JSON report."""
+    if shutil.which("capinfos"):
+        cmd = ["capinfos", "-c", "-M", "-T", str(cap)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return int(out.stdout.strip().splitlines()[-1].split("\t")[-1])
+    engine(cap, workdir / "count.json")
+    return int(json.loads((workdir / "count.json").read_text())["capture"]["packets"])
 
 
 def speed(a: argparse.Namespace) -> None:
@@ -117,9 +124,16 @@ def speed(a: argparse.Namespace) -> None:
     if cap is None:
         cap = a.workdir / "bench.pcap"
         replicate(TEMPLATE, cap, min_packets=a.packets)
-    packets, size = count_packets(cap), cap.stat().st_size
+    packets, size = count_packets(cap, a.workdir), cap.stat().st_size
     print(f"capture: {cap} ({packets:,} packets, {size / 1e6:,.1f} MB), engine: {' '.join(ENGINE)}")
-    print(f"times: best of {a.repeat} runs, whole processes (imports, Numba cache load, JSON written)")
+    mode = subprocess.run(
+        [sys.executable, "-c", "from pcap_analyzer import jit; print(jit.MODE)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    kernels = "compiled ahead of time" if mode == "aot" else "Numba JIT, cache warm"
+    print(f"times: best of {a.repeat} runs, whole processes (imports, kernels {kernels}, JSON written)")
     warm(a.workdir)
     wall, cpu, rss = engine(SMALL, a.workdir / "tiny.json", a.repeat)
     print(f"startup (tiny capture, fixed cost): {wall:.2f} s wall, {cpu:.2f} s CPU, {rss:.0f} MB peak RSS")

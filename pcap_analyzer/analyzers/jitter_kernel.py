@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -58,7 +57,7 @@ def _step(s: int, d: float, est: int, ints: np.ndarray, floats: np.ndarray, samp
     ints[s, base], ints[s, base + 1], ints[s, base + 2] = n, stride, seen + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(_nrt=True)  # allocates arrays
 def flush(s: int, ints: np.ndarray, floats: np.ndarray, pend: np.ndarray, samp: np.ndarray) -> None:
     """Fix the nominal interval T (median of the buffered inter-arrival times) and run J over them."""
     n = ints[s, NPEND]
@@ -70,7 +69,7 @@ def flush(s: int, ints: np.ndarray, floats: np.ndarray, pend: np.ndarray, samp: 
     ints[s, NPEND] = 0
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(_nrt=True)  # allocates arrays
 def run(
     slot: npt.NDArray[np.int64],
     ts: npt.NDArray[np.int64],

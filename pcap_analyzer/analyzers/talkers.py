@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.analyzers.common import NON_IP, NS, format_addr, grow_in_place, ip_mask
 from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.jit import kernel
 from pcap_analyzer.report.model import Conversation, Talker
 
 _NONIP = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # sentinel address for packets without an IP header
@@ -209,7 +209,7 @@ def _name(hi: int, lo: int) -> str:
     return NON_IP if hi == int(_NONIP) and lo == int(_NONIP) else format_addr(hi, lo)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(_nrt=True)  # allocates arrays
 def _accumulate(
     key: np.ndarray, wl: np.ndarray, ts: np.ndarray, cnt: np.ndarray, tsv: np.ndarray
 ) -> np.ndarray:
