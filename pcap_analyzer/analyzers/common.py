@@ -211,4 +211,4 @@ class TimeBins:
 
     def series(self, s: int) -> list[int]:
         """Series `s` as a list, one value per bucket."""
-        return [int(x) for x in self.sums[s, : self.n_bins]]
+        return self.sums[s, : self.n_bins].tolist()  # type: ignore[no-any-return]

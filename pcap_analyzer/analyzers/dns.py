@@ -11,7 +11,7 @@ from pcap_analyzer.analyzers import dns_kernel as k
 from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_place
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.report.model import DnsQueryInfo, DnsServer, DnsSummary, SeriesPoint, Stats
+from pcap_analyzer.report.model import DnsQueryInfo, DnsServer, DnsSummary, Stats
 
 HIST_EDGES_MS = (
     0.0,
@@ -240,12 +240,11 @@ class DnsAnalyzer:
             live = set(self._addrs[:m, k.A_NAME].tolist())
             self._names = {h: v for h, v in self._names.items() if h in live or h == int(k.NAME_NONE)}
 
-    def series(self) -> list[SeriesPoint]:
-        """Response times over time (seconds since the first packet, ms), at most `max_points`."""
-        return [
-            SeriesPoint(t=float(a), v=float(b))
-            for a, b in zip(self._pt.values(), self._pv.values(), strict=True)
-        ]
+    def series(self) -> list[dict[str, float]]:
+        """Response times over time (seconds since the first packet, ms), at most `max_points`, as
+        `SeriesPoint` fields (Timeline validates them in one call)."""
+        t, v = self._pt.values().tolist(), self._pv.values().tolist()
+        return [{"t": a, "v": b} for a, b in zip(t, v, strict=True)]
 
     def finalize(self) -> DnsSummary:
         """The DNS summary; transactions still open at the end count as unanswered."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.flows.model import FlowTable
-from pcap_analyzer.report.model import ConnectionDetail, FlaggedPacket, Stats, TcpConnection, TcpSummary
+from pcap_analyzer.report.model import ConnectionDetail, Stats, TcpConnection, TcpSummary
 from pcap_analyzer.tcp.model import TcpAnalysis
 from pcap_analyzer.tcp.samples import Samples
 from pcap_analyzer.tcp.state import (
@@ -47,7 +48,12 @@ SCORE_WEIGHTS = {
 
 def flag_names(bits: int) -> list[str]:
     """Lower-case TcpAnalysis names set in `bits`."""
-    return [name for value, name in _NAMES if bits & value]
+    return list(_flag_names(bits))
+
+
+@functools.cache
+def _flag_names(bits: int) -> tuple[str, ...]:
+    return tuple(name for value, name in _NAMES if bits & value)
 
 
 def _ms(x: float) -> float:
@@ -260,10 +266,12 @@ class TcpReport:
         hs = ix.handshake[s]
         retr = int(cnt[_BIT[TcpAnalysis.RETRANSMISSION]])
         keep = ix.flag_order[ix.flag_bounds[s] : ix.flag_bounds[s + 1]]
+        # Plain dicts: TcpConnection validates them in one call, much faster than a model per packet.
+        frames, stamps, dirs, bits = (self.flagged[k][keep] for k in (1, 2, 3, 4))
         flagged = [
-            FlaggedPacket(frame=int(f), ts=float(t) / 1e9, direction=int(dd), flags=flag_names(int(a)))
-            for f, t, dd, a in zip(self.flagged[1][keep], self.flagged[2][keep], self.flagged[3][keep],
-                                   self.flagged[4][keep], strict=True)
+            {"frame": f, "ts": t, "direction": dd, "flags": _flag_names(a)}
+            for f, t, dd, a in zip(frames.tolist(), (stamps / 1e9).tolist(), dirs.tolist(), bits.tolist(),
+                                   strict=True)
         ]
         return TcpConnection(
             stream=s, client=client, client_port=sport, server=server, server_port=dport,

@@ -35,18 +35,29 @@ class _Buf:
         self.seen = 0
         self.stride = 1
 
-    def add(self, rows: npt.NDArray[np.float64]) -> None:
+    def add(self, source: npt.NDArray[np.float64], rows: npt.NDArray[np.intp]) -> None:
+        """Append `source[rows]` (in order), thinned to the current stride."""
         start = (-self.seen) % self.stride  # keep global positions that are multiples of stride
         self.seen += rows.shape[0]
         rows = rows[start :: self.stride]
         if rows.shape[0] == 0:
             return
-        kept = np.concatenate([self.data[: self.n], rows])
-        while kept.shape[0] > self.data.shape[0]:
-            kept = kept[::2]
-            self.stride *= 2
-        self.data[: kept.shape[0]] = kept
-        self.n = kept.shape[0]
+        end = self.n + rows.shape[0]
+        if end <= self.data.shape[0]:
+            self.data[self.n : end] = source[rows]
+            self.n = end
+            return
+        # Full: halve (keep every second point, double the stride) until old + new points fit, i.e. keep
+        # every q-th point of the old points followed by the new ones, without building that sequence.
+        q, cap = 2, self.data.shape[0]
+        while -(-end // q) > cap:
+            q *= 2
+        old = self.data[: self.n : q].copy()
+        rows = rows[(-self.n) % q :: q]
+        self.data[: old.shape[0]] = old
+        self.n = old.shape[0] + rows.shape[0]
+        self.data[old.shape[0] : self.n] = source[rows]
+        self.stride *= q
 
     def rows(self) -> npt.NDArray[np.float64]:
         return self.data[: self.n]
@@ -65,15 +76,19 @@ class SeriesStore:
             self.ack.append([_Buf(points, _ACK_COLS), _Buf(points, _ACK_COLS)])
 
     def _assign(self, candidates: npt.NDArray[np.int64], state: TcpState) -> None:
-        flagged = state.counts.sum(axis=1)
-        for s in candidates:
+        flagged = state.counts[candidates].sum(axis=1)
+        if not (self.slot_stream < 0).any():
+            # The owners' smallest count only grows below, so a candidate not above it now never wins.
+            better = flagged > state.counts[self.slot_stream].sum(axis=1).min()
+            candidates, flagged = candidates[better], flagged[better]
+        for s, count in zip(candidates.tolist(), flagged.tolist(), strict=True):
             free = np.flatnonzero(self.slot_stream < 0)
             if free.size:
                 slot = int(free[0])
             else:
-                owner_counts = flagged[self.slot_stream]
+                owner_counts = state.counts[self.slot_stream].sum(axis=1)
                 slot = int(np.argmin(owner_counts))
-                if owner_counts[slot] >= flagged[s]:
+                if owner_counts[slot] >= count:
                     continue
                 state.marks[self.slot_stream[slot], M_SLOT] = -1
                 for d in range(2):
@@ -100,29 +115,33 @@ class SeriesStore:
             cand = cand[state.marks[cand, M_SLOT] < 0]
             if cand.size:
                 self._assign(cand, state)
-        live = self.slot_stream[self.slot_stream >= 0]
-        if live.size == 0:
+        if not (self.slot_stream >= 0).any():
             return
-        idx = np.flatnonzero(np.isin(stream, live))
+        slot_of = np.where(tcp, state.marks[np.maximum(stream, 0), M_SLOT], -1)
+        idx = np.flatnonzero(slot_of >= 0)
         if idx.size == 0:
             return
         s = stream[idx]
         d = flows.direction[idx].astype(np.int64)
-        t = (packets.ts_ns[idx] - t0) / 1e9
-        length = packets.payload_len[idx].astype(np.float64)
+        length = packets.payload_len[idx]
         is_seg = (length > 0) | ((packets.tcp_flags[idx] & (TCP_SYN | TCP_FIN)) != 0)
         base = state.seqs[s, 1 - d, Q_BASESEQ].astype(np.int64)
-        rel_ack = (packets.ack[idx].astype(np.int64) - base) & 0xFFFFFFFF
-        seq_rows = np.column_stack([t, res.rel_seq[idx], length, res.analysis[idx]]).astype(np.float64)
-        ack_rows = np.column_stack([t, rel_ack, res.window[idx]]).astype(np.float64)
-        key = state.marks[s, M_SLOT] * 2 + d
-        order = np.argsort(key, kind="stable")  # capture order kept within each (slot, direction)
-        keys, starts = np.unique(key[order], return_index=True)
-        for k, lo, hi in zip(keys, starts, np.append(starts[1:], order.size), strict=True):
-            rows = order[lo:hi]
-            slot, direction = divmod(int(k), 2)
-            self.seq[slot][direction].add(seq_rows[rows[is_seg[rows]]])
-            self.ack[slot][direction].add(ack_rows[rows])
+        seq_rows = np.empty((idx.size, _SEQ_COLS), np.float64)
+        seq_rows[:, 0] = (packets.ts_ns[idx] - t0) / 1e9
+        seq_rows[:, 1], seq_rows[:, 2], seq_rows[:, 3] = res.rel_seq[idx], length, res.analysis[idx]
+        ack_rows = np.empty((idx.size, _ACK_COLS), np.float64)
+        ack_rows[:, 0] = seq_rows[:, 0]
+        ack_rows[:, 1] = (packets.ack[idx].astype(np.int64) - base) & 0xFFFFFFFF
+        ack_rows[:, 2] = res.window[idx]
+        # A 16-bit key gets NumPy's radix sort; stable keeps capture order within each (slot, direction).
+        key = (slot_of[idx] * 2 + d).astype(np.uint16 if self.slot_stream.size <= 1 << 15 else np.int64)
+        order = np.argsort(key, kind="stable")
+        ends = np.cumsum(np.bincount(key, minlength=2 * self.slot_stream.size))
+        for k in np.flatnonzero(np.diff(ends, prepend=0)).tolist():
+            rows = order[ends[k - 1] if k else 0 : ends[k]]
+            slot, direction = divmod(k, 2)
+            self.seq[slot][direction].add(seq_rows, rows[is_seg[rows]])
+            self.ack[slot][direction].add(ack_rows, rows)
 
     def get(self, stream: int, data_dir: int) -> tuple[npt.NDArray[np.float64], ...] | None:
         """(seq rows of the data direction, ack/window rows of the receiver) or None without a slot."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pcap_analyzer.tcp.state import D_FIN, D_PACKETS, D_RST, D_SYN, D_SYNACK, S_FIRST_SYN_TS
+from pcap_analyzer.tcp.state import D_FIN, D_RST, D_SYN, D_SYNACK, S_FIRST_SYN_TS
 
 
 def conn_state(orig_syn: bool, resp_synack: bool, orig_fin: bool, resp_fin: bool,
-               orig_rst: bool, resp_rst: bool, resp_seen: bool) -> str:
+               orig_rst: bool, resp_rst: bool) -> str:
     """Zeek's conn_state for one connection (orig = initiator, resp = responder)."""
     if not orig_syn and not resp_synack:
         return "OTH"
@@ -40,16 +40,22 @@ def conn_state(orig_syn: bool, resp_synack: bool, orig_fin: bool, resp_fin: bool
     return "S1"
 
 
+# conn_state of every combination of its six inputs; bit i of the index is its i-th argument.
+_BY_CODE = np.array([conn_state(*(bool(code >> bit & 1) for bit in range(6))) for code in range(64)])
+
+
 def conn_states(dirs: npt.NDArray[np.int32], streams: npt.NDArray[np.int64]) -> list[str]:
     """conn_state per stream; direction 0 is the initiator (FlowAssignment convention)."""
     syn_only = dirs[:, :, D_SYN] - dirs[:, :, D_SYNACK]
-    out = []
-    for s in range(dirs.shape[0]):
-        out.append(conn_state(
-            bool(syn_only[s, 0] > 0 or streams[s, S_FIRST_SYN_TS] >= 0 and syn_only[s, 1] > 0),
-            bool(dirs[s, 1, D_SYNACK] > 0 or dirs[s, 0, D_SYNACK] > 0),
-            bool(dirs[s, 0, D_FIN] > 0), bool(dirs[s, 1, D_FIN] > 0),
-            bool(dirs[s, 0, D_RST] > 0), bool(dirs[s, 1, D_RST] > 0),
-            bool(dirs[s, 1, D_PACKETS] > 0),
-        ))
-    return out
+    flags = (
+        (syn_only[:, 0] > 0) | (streams[:, S_FIRST_SYN_TS] >= 0) & (syn_only[:, 1] > 0),  # orig SYN
+        (dirs[:, 1, D_SYNACK] > 0) | (dirs[:, 0, D_SYNACK] > 0),  # resp SYN/ACK
+        dirs[:, 0, D_FIN] > 0,
+        dirs[:, 1, D_FIN] > 0,
+        dirs[:, 0, D_RST] > 0,
+        dirs[:, 1, D_RST] > 0,
+    )
+    code = np.zeros(dirs.shape[0], np.int64)
+    for bit, flag in enumerate(flags):
+        code |= flag.astype(np.int64) << bit
+    return _BY_CODE[code].tolist()  # type: ignore[no-any-return]

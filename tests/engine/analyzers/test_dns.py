@@ -97,7 +97,7 @@ def test_matching_retransmissions_unanswered_and_rcodes() -> None:
     assert r.histogram_ms == [(5.0, 10.0, 1), (10.0, 20.0, 1), (20.0, 50.0, 1), (1000.0, 2000.0, 1)]
     (srv,) = r.servers
     assert (srv.server, srv.queries, srv.unanswered, srv.errors) == (SERVER, 6, 2, 2)
-    assert [(round(p.t, 6), p.v) for p in an.series()] == [
+    assert [(round(p["t"], 6), p["v"]) for p in an.series()] == [
         (0.01, 10.0),
         (0.23, 30.0),
         (0.305, 5.0),
