@@ -192,10 +192,11 @@ class _Pipeline:
             self.talkers,
             self.throughput,
         )
-        # Analyzers that need no TCP results run in the read-ahead thread, in parallel with TCP analysis. Only
-        # they read packet bytes (DNS names, RTP headers): the reader drops a chunk's file pages from memory
-        # when the thread moves on, and late stages would fault them back in.
-        self.late = (self.throughput,)
+        # Analyzers that need no TCP results run in the read-ahead thread, in parallel with TCP analysis,
+        # except talkers and protocols, which balance the two threads' work (measured). Analyzers that read
+        # packet bytes (DNS names, RTP headers) must stay early: the reader drops a chunk's file pages from
+        # memory when the thread moves on, and late stages would fault them back in.
+        self.late = (self.throughput, self.talkers, self.protocols)
         self.early = tuple(a for a in self.streaming if a not in self.late)
 
     def prepare(self, chunk: RecordChunk) -> tuple[PacketTable, FlowAssignment]:

@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 from pcap_analyzer.analyzers.common import NS, Sampler, TimeBins, grow
 from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.jit import kernel
 from pcap_analyzer.report.model import Throughput, Timeline
 from pcap_analyzer.tcp.model import TcpAnalysis
 
@@ -23,6 +24,7 @@ EVENTS: dict[str, int] = {
     "rst": TcpAnalysis.RST,
 }
 _BASE = 4  # series 0..3: bytes_ab, bytes_ba, bytes_total, packets; then events; then candidate streams
+_EVENT_BITS = np.array(list(EVENTS.values()), np.uint32)
 _SEC_WINDOW = 64  # 1-s buckets kept open for late (out-of-order) timestamps
 
 
@@ -78,18 +80,8 @@ class ThroughputAnalyzer:
         self._update_seconds(ts, wl)
         bins = self._bins
         b = bins.index(ts)
-        d0 = (f.conv >= 0) & (f.direction == 0)
-        d1 = (f.conv >= 0) & (f.direction == 1)
-        bins.accumulate(0, b[d0], wl[d0])
-        bins.accumulate(1, b[d1], wl[d1])
-        bins.accumulate(2, b, wl)
-        bins.accumulate(3, b)
+        _bin_packets(b, wl, f.conv, f.direction, f.tcp_stream, t.analysis, _EVENT_BITS, bins.sums)
         is_tcp = f.tcp_stream >= 0
-        flagged = np.flatnonzero(is_tcp & (t.analysis != 0))
-        if flagged.size:
-            bits, fb = t.analysis[flagged], b[flagged]
-            for i, bit in enumerate(EVENTS.values()):
-                bins.accumulate(_BASE + i, fb[(bits & bit) != 0])
         if is_tcp.any():
             self._update_streams(f.tcp_stream, wl, is_tcp, b)
         has_rtt = is_tcp & (t.ack_rtt_ns >= 0)
@@ -207,3 +199,29 @@ def _top_streams(stream_bytes: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.
     else:
         want = np.arange(stream_bytes.size)
     return want[stream_bytes[want] > 0]
+
+
+@kernel
+def _bin_packets(
+    b: npt.NDArray[np.int64],
+    wl: npt.NDArray[np.int64],
+    conv: npt.NDArray[np.int64],
+    direction: npt.NDArray[np.uint8],
+    tcp_stream: npt.NDArray[np.int64],
+    analysis: npt.NDArray[np.uint32],
+    event_bits: npt.NDArray[np.uint32],
+    sums: npt.NDArray[np.int64],
+) -> None:
+    """Add each packet (bucket `b`) to the fixed series: bytes per direction of its conversation, all
+    bytes, packets, and one count per TCP analysis event it carries."""
+    for i in range(b.shape[0]):
+        k, w = b[i], wl[i]
+        if conv[i] >= 0 and direction[i] <= 1:
+            sums[direction[i], k] += w
+        sums[2, k] += w
+        sums[3, k] += 1
+        a = analysis[i]
+        if a != 0 and tcp_stream[i] >= 0:
+            for j in range(event_bits.shape[0]):
+                if a & event_bits[j]:
+                    sums[_BASE + j, k] += 1
