@@ -218,6 +218,9 @@ class _Pipeline:
     def finish(self, result: AnalysisResult) -> None:
         """Finalize every stage into `result` (whose `capture` is already set)."""
         cfg = self.cfg
+        # First the step with the largest temporaries (grouping every conversation), before the TCP report
+        # holds its connection rows: the peak is then lower.
+        result.top_talkers, result.conversations = self.talkers.finalize()
         report = self.tcp.finalize(self.tracker.table(final=True))
         result.tcp = report.summary()
         if not result.tcp.data_segments:
@@ -227,7 +230,6 @@ class _Pipeline:
         result.connection_details = report.details(worst)
         result.dns = self.dns.finalize()
         result.udp_streams = self.jitter.finalize()
-        result.top_talkers, result.conversations = self.talkers.finalize()
         result.throughput, result.timeline = self.throughput.finalize(self.dns.series())
         result.fragmentation = self.fragments.finalize()
         result.protocols = self.protocols.finalize()
@@ -242,6 +244,12 @@ class _Pipeline:
         for analyzer in self.streaming:
             limits.update(getattr(analyzer, "limits", dict)())
         result.limits = limits
+
+
+# Chunks' arrays interleave with the growing per-flow state in the heap, and glibc keeps what they free:
+# left alone, that grows with the capture (measured: +50 MB after 2 GB). A trim every few chunks (~1 ms)
+# returns it.
+_TRIM_EVERY = 8
 
 
 def _release_free_memory() -> None:
@@ -288,8 +296,11 @@ def analyze(
         total = int(reader.bytes_total)
         progress(0, total, 0, Phase.READING)
         with _ReadAhead(reader, pipeline.prepare) as chunks:
-            for (table, flows), bytes_done, packets_done in chunks:
+            for n_chunk, ((table, flows), bytes_done, packets_done) in enumerate(chunks, 1):
                 pipeline.feed(table, flows)
+                if n_chunk % _TRIM_EVERY == 0:
+                    del table, flows
+                    _release_free_memory()
                 progress(bytes_done, total, packets_done, Phase.READING)
         capture = pipeline.facts.info(path, reader)
     _release_free_memory()

@@ -124,8 +124,10 @@ class TalkersAnalyzer:
         tx_p = np.bincount(sent, weights=vals[0], minlength=k)
         rx_b = np.bincount(recv, weights=vals[1], minlength=k)
         rx_p = np.bincount(recv, weights=vals[0], minlength=k)
-        names = [_name(h, lo) for h, lo in zip(hi[rep].tolist(), lo[rep].tolist(), strict=True)]
-        order = sorted((i for i in range(k) if tx_p[i] > 0), key=lambda i: (-tx_b[i], names[i]))
+        cand = _top_candidates(tx_b, tx_p > 0, self.top_n)
+        rows = zip(cand.tolist(), hi[rep[cand]].tolist(), lo[rep[cand]].tolist(), strict=True)
+        names = {i: _name(h, x) for i, h, x in rows}
+        order = sorted(names, key=lambda i: (-tx_b[i], names[i]))
         return [
             Talker(
                 address=names[i],
@@ -158,9 +160,12 @@ class TalkersAnalyzer:
         u, at = np.unique(inv[by_time], return_index=True)
         first_row = np.zeros(k, np.int64)
         first_row[u] = by_time[at]
-        cols = [c[rep].tolist() for c in pair]
-        names = [(_name(a, b), _name(c, d)) for a, b, c, d in zip(*cols, strict=True)]
-        order = sorted(range(k), key=lambda i: (-by[i], " <-> ".join(names[i])))[: self.top_n]
+        cand = _top_candidates(by, np.ones(k, np.bool_), self.top_n)
+        cols = [c[rep[cand]].tolist() for c in pair]
+        names = {
+            i: (_name(a, b), _name(c, d)) for i, a, b, c, d in zip(cand.tolist(), *cols, strict=True)
+        }
+        order = sorted(names, key=lambda i: (-by[i], " <-> ".join(names[i])))[: self.top_n]
         out = []
         for i in order:
             a, b = names[i]
@@ -186,6 +191,18 @@ class TalkersAnalyzer:
     def limits(self) -> dict[str, int]:
         """Caps applied to the result lists."""
         return {"top_talkers": self.top_n, "conversations": self.top_n}
+
+
+def _top_candidates(
+    value: npt.NDArray[np.float64], ok: npt.NDArray[np.bool_], n: int
+) -> npt.NDArray[np.int64]:
+    """Indices (where `ok`) that can be among the `n` largest `value`s once ties are broken by name:
+    all values >= the n-th largest, so names are built for these few rows only."""
+    idx = np.flatnonzero(ok)
+    if idx.size > n > 0:
+        kth = np.partition(value[idx], idx.size - n)[idx.size - n]
+        idx = idx[value[idx] >= kth]
+    return idx
 
 
 def _group(cols: list[npt.NDArray[np.uint64]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

@@ -52,7 +52,7 @@ class TcpAnalyzer:
         *,
         flagged_per_stream: int = 200,
         flagged_total: int = 100_000,
-        max_samples: int = 2_000_000,
+        max_samples: int = 1_000_000,
         series_slots: int = 32,
         series_points: int = 1024,
     ) -> None:

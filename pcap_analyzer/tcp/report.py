@@ -97,8 +97,9 @@ def group_stats_ms(seconds: npt.NDArray[np.floating], order: npt.NDArray[np.int6
     v = seconds[order].astype(np.float64)
     v *= 1e3
     start, n = bounds[:-1], np.diff(bounds)
-    group = np.repeat(np.arange(n.size), n)
-    ordered = v[np.lexsort((v, group))]
+    ordered = v.copy()  # each group sorted in place: no index arrays as large as the sample
+    for lo, hi in zip(start.tolist(), bounds[1:].tolist(), strict=True):
+        ordered[lo:hi].sort()
     filled = n > 0
     s, c = start[filled], n[filled]
     lo, hi = ordered[s], ordered[s + c - 1]
@@ -237,7 +238,7 @@ class TcpReport:
         ix = self._stream_index(order)
         bounds = np.concatenate(([0], np.cumsum(np.diff(ix.rtt_bounds)[order])))
         rows = np.concatenate([ix.rtt_order[ix.rtt_bounds[s] : ix.rtt_bounds[s + 1]] for s in order] or [[]])
-        rtt = group_stats_ms(self.rtt.value, rows.astype(np.int64), bounds)
+        rtt = group_stats_ms(self.rtt.value, rows.astype(np.int64, copy=False), bounds)
         return [self.connection(int(s), float(scores[s]), rtt[k]) for k, s in enumerate(order)]
 
     def connection(self, s: int, score: float = 0.0, rtt_ms: Stats | None = None) -> TcpConnection:
@@ -305,7 +306,12 @@ class TcpReport:
             if rtt_streams is not None:
                 covered[rtt_streams] = True
             rows = np.flatnonzero(covered[self.rtt.stream])
-            order, bounds = _groups(self.rtt.stream[rows], n)
+            of_row = self.rtt.stream[rows]
+            order = np.argsort(of_row, kind="stable")
+            bounds = np.zeros(n + 2, np.int64)
+            np.cumsum(np.bincount(of_row, minlength=n)[:n], out=bounds[1 : n + 1])
+            bounds[n + 1] = bounds[n]
+            del of_row
             self._index = _StreamIndex(self.handshake_s(), flow_row, covered, rows[order], bounds,
                                        *_groups(self.flagged[0], n))
         return self._index

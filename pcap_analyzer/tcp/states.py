@@ -41,7 +41,7 @@ def conn_state(orig_syn: bool, resp_synack: bool, orig_fin: bool, resp_fin: bool
 
 
 # conn_state of every combination of its six inputs; bit i of the index is its i-th argument.
-_BY_CODE = np.array([conn_state(*(bool(code >> bit & 1) for bit in range(6))) for code in range(64)])
+_BY_CODE = np.array([conn_state(*(bool(code >> bit & 1) for bit in range(6))) for code in range(64)], object)
 
 
 def conn_states(dirs: npt.NDArray[np.int32], streams: npt.NDArray[np.int64]) -> list[str]:
