@@ -247,7 +247,7 @@ class _Pipeline:
 
 
 # Chunks' arrays interleave with the growing per-flow state in the heap, and glibc keeps what they free:
-# left alone, that grows with the capture (measured: +50 MB after 2 GB). A trim every few chunks (~1 ms)
+# left alone, that grows with the capture (measured: +50 MB after 2 GB). A trim every few chunks (~2 ms)
 # returns it.
 _TRIM_EVERY = 8
 

@@ -46,13 +46,9 @@ SCORE_WEIGHTS = {
 }
 
 
-def flag_names(bits: int) -> list[str]:
-    """Lower-case TcpAnalysis names set in `bits`."""
-    return list(_flag_names(bits))
-
-
 @functools.cache
-def _flag_names(bits: int) -> tuple[str, ...]:
+def flag_names(bits: int) -> tuple[str, ...]:
+    """Lower-case TcpAnalysis names set in `bits` (cached: a capture has few distinct bit sets)."""
     return tuple(name for value, name in _NAMES if bits & value)
 
 
@@ -270,7 +266,7 @@ class TcpReport:
         # Plain dicts: TcpConnection validates them in one call, much faster than a model per packet.
         frames, stamps, dirs, bits = (self.flagged[k][keep] for k in (1, 2, 3, 4))
         flagged = [
-            {"frame": f, "ts": t, "direction": dd, "flags": _flag_names(a)}
+            {"frame": f, "ts": t, "direction": dd, "flags": flag_names(a)}
             for f, t, dd, a in zip(frames.tolist(), (stamps / 1e9).tolist(), dirs.tolist(), bits.tolist(),
                                    strict=True)
         ]
