@@ -34,14 +34,8 @@ SAMPLE = PACKAGE_DIR.parent / "samples" / "demo.pcap"
 
 def is_fresh() -> bool:
     """Whether the compiled module exists and was built from the current sources."""
-    try:
-        manifest = json.loads(MANIFEST.read_text())
-    except (OSError, ValueError):
-        return False
-    suffix = manifest.get("module_file", "") if isinstance(manifest, dict) else ""
-    if not suffix or not (PACKAGE_DIR / suffix).exists():
-        return False
-    return bool(manifest.get("fingerprint") == source_fingerprint())
+    manifest = jit.fresh_manifest()
+    return manifest is not None and (PACKAGE_DIR / str(manifest.get("module_file", ""))).is_file()
 
 
 def _pcapng_from_pcap(src: Path, dst: Path) -> None:

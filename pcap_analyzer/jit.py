@@ -47,15 +47,23 @@ def source_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _load_aot() -> dict[str, list[tuple[Callable[..., Any], list[Any]]]] | None:
-    """The compiled kernels by "module:qualname", if built from these sources and not disabled."""
-    if os.environ.get("PCAP_ANALYZER_JIT", "") not in ("", "0"):
-        return None
+def fresh_manifest() -> dict[str, Any] | None:
+    """The compiled kernels' manifest, if it was written for exactly these sources (else None)."""
     try:
         manifest = json.loads(MANIFEST.read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or manifest.get("fingerprint") != source_fingerprint():
+        return None
+    return manifest
+
+
+def _load_aot() -> dict[str, list[tuple[Callable[..., Any], list[Any]]]] | None:
+    """The compiled kernels by "module:qualname", if built from these sources and not disabled."""
+    if os.environ.get("PCAP_ANALYZER_JIT", "") not in ("", "0"):
+        return None
+    manifest = fresh_manifest()
+    if manifest is None:
         return None
     try:
         module = importlib.import_module(AOT_MODULE)
