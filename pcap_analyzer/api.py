@@ -220,8 +220,9 @@ class _Pipeline:
         cfg = self.cfg
         # First the step with the largest temporaries (grouping every conversation), before the TCP report
         # holds its connection rows: the peak is then lower.
-        result.top_talkers, result.conversations = self.talkers.finalize()
-        report = self.tcp.finalize(self.tracker.table(final=True))
+        flows = self.tracker.table(final=True)
+        result.top_talkers, result.conversations = self.talkers.finalize(flows)
+        report = self.tcp.finalize(flows)
         result.tcp = report.summary()
         if not result.tcp.data_segments:
             result.tcp.data_segments = self.facts.tcp_data_segments

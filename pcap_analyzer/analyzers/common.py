@@ -60,7 +60,7 @@ class Sampler:
     def __init__(self, cap: int = 1_000_000, per_unit: int = 0) -> None:
         self.cap = cap
         self.per_unit = per_unit
-        self._buf = np.empty(min(cap, 1024), np.float64)
+        self._buf = np.empty(min(cap, 64), np.float64)
         self._n = 0  # kept samples
         self._stride = 1
         self._seen = 0  # values offered

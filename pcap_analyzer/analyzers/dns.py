@@ -13,6 +13,10 @@ from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.report.model import DnsQueryInfo, DnsServer, DnsSummary, Stats
 
+# Response times kept per server (8 KB each, up to max_servers), evenly thinned beyond: enough for a median
+# and a p95 per server.
+_SERVER_SAMPLES = 1024
+
 HIST_EDGES_MS = (
     0.0,
     1.0,
@@ -115,7 +119,7 @@ class DnsAnalyzer:
         self.responses += int(counted[k.UNSOLICITED] + counted[k.RETRANSMITTED_RESPONSE] + counted[k.ANSWER])
         self.queries += int(counted[k.RETRANSMITTED_QUERY] + counted[k.NEW_QUERY])
         while len(self._srv_times) < int(self._counts[k.C_SERVERS]):
-            self._srv_times.append(Sampler(10_000, per_unit=1_000_000))
+            self._srv_times.append(Sampler(_SERVER_SAMPLES, per_unit=1_000_000))
         new = kind == k.NEW_QUERY
         if new.any():
             self._learn_names(q_addr[new, k.A_NAME], p.dns_qname_offset[idx[new]], p.buf)

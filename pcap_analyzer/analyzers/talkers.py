@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pcap_analyzer.analyzers.common import NON_IP, NS, format_addr, grow_in_place, ip_mask
+from pcap_analyzer.analyzers.common import NON_IP, NS, format_addr, ip_mask
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.jit import kernel
+from pcap_analyzer.flows.model import FlowTable
 from pcap_analyzer.report.model import Conversation, Talker
 
 _NONIP = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # sentinel address for packets without an IP header
@@ -17,54 +17,25 @@ _I64_MAX = np.iinfo(np.int64).max
 class TalkersAnalyzer:
     """Counts frame.len bytes and frames per directed (src, dst) address pair, with bounded state.
 
-    Packets of a flow-tracked conversation are summed per (conversation id, direction) in arrays; the
-    few others (non-IP, untracked) per address pair. Addresses are grouped only at finalize.
+    Packets of flow-tracked conversations are not counted here: the FlowTracker's table already holds
+    each conversation's addresses, packets and bytes per direction and its first and last times, so
+    `finalize` reads them from it and no per-conversation state is kept twice. Only the few other IP
+    packets (no conversation) and non-IP frames are summed here, per address pair.
     """
 
     def __init__(self, top_n: int = 20) -> None:
         self.top_n = top_n
-        # per conversation id x direction: src/dst address halves, packets, bytes, first/last ts
-        self._addr = np.zeros((0, 2, 4), np.uint64)
-        self._cnt = np.zeros((0, 2, 2), np.int64)
-        self._ts = np.zeros((0, 2, 2), np.int64)
-        self._n_conv = 0
         self._other: dict[tuple[int, int, int, int], list[int]] = {}
 
     def update(self, batch: PacketBatch) -> None:
-        """Add one chunk."""
+        """Add one chunk's packets that belong to no conversation."""
         p, f = batch.packets, batch.flows
-        if len(p) == 0:
+        rest = np.flatnonzero(f.conv < 0)  # a conversation implies an IP header
+        if rest.size == 0:
             return
-        is_ip = ip_mask(p.l3)
-        wl = p.wirelen.astype(np.int64)
-        tracked = (f.conv >= 0) & is_ip
-        tix = np.flatnonzero(tracked)
-        if tix.size:
-            self._add_tracked(batch, tix, wl[tix])
-        rest = np.flatnonzero(~tracked)
-        if rest.size:
-            ip = is_ip[rest]
-            sh, sl, dh, dl = (np.where(ip, c[rest], _NONIP) for c in (p.src_hi, p.src_lo, p.dst_hi, p.dst_lo))
-            self._add_untracked(sh, sl, dh, dl, wl[rest], p.ts_ns[rest])
-
-    def _add_tracked(self, batch: PacketBatch, tix: npt.NDArray[np.intp], wl: npt.NDArray[np.int64]) -> None:
-        p, f = batch.packets, batch.flows
-        conv = f.conv[tix]
-        top = int(conv.max()) + 1
-        if top > self._addr.shape[0]:
-            old = self._addr.shape[0]
-            self._addr = grow_in_place(self._addr, top)
-            self._cnt = grow_in_place(self._cnt, top)
-            self._ts = grow_in_place(self._ts, top)
-            self._ts[old:, :, 0] = -1
-        self._n_conv = max(self._n_conv, top)
-        key = conv * 2 + f.direction[tix]
-        new_at = _accumulate(key, wl, p.ts_ns[tix], self._cnt.reshape(-1, 2), self._ts.reshape(-1, 2))
-        if new_at.size:
-            at = tix[new_at]
-            self._addr.reshape(-1, 4)[key[new_at]] = np.stack(
-                [p.src_hi[at], p.src_lo[at], p.dst_hi[at], p.dst_lo[at]], axis=1
-            )
+        ip = ip_mask(p.l3[rest])
+        sh, sl, dh, dl = (np.where(ip, c[rest], _NONIP) for c in (p.src_hi, p.src_lo, p.dst_hi, p.dst_lo))
+        self._add_untracked(sh, sl, dh, dl, p.wirelen[rest].astype(np.int64), p.ts_ns[rest])
 
     def _add_untracked(
         self,
@@ -91,15 +62,27 @@ class TalkersAnalyzer:
             e[2] = min(e[2], int(lo[i]))
             e[3] = max(e[3], int(hi[i]))
 
-    def _directed(self) -> tuple[list[npt.NDArray[np.uint64]], list[npt.NDArray[np.int64]]]:
-        """Directed entries as columns: [src_hi, src_lo, dst_hi, dst_lo], [packets, bytes, first, last]."""
-        n = self._n_conv
-        addr = self._addr[:n].reshape(-1, 4)
-        cnt = self._cnt[:n].reshape(-1, 2)
-        ts = self._ts[:n].reshape(-1, 2)
-        used = np.flatnonzero(cnt[:, 0] > 0)
-        acols = [addr[used, j] for j in range(4)]
-        vcols = [cnt[used, 0], cnt[used, 1], ts[used, 0], ts[used, 1]]
+    def _directed(
+        self, flows: FlowTable | None
+    ) -> tuple[list[npt.NDArray[np.uint64]], list[npt.NDArray[np.int64]]]:
+        """Directed entries as columns: [src_hi, src_lo, dst_hi, dst_lo], [packets, bytes, first, last].
+
+        A conversation gives an A->B entry and, when B sent anything, a B->A entry. Every conversation's
+        first packet goes A->B, so the B->A entry's first time is left at the maximum: it never decides
+        which side of an address pair spoke first, and the pair's start still comes from its A->B entry.
+        """
+        acols: list[npt.NDArray[np.uint64]] = [np.zeros(0, np.uint64)] * 4
+        vcols: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)] * 4
+        if flows is not None and len(flows):
+            ab, ba = np.flatnonzero(flows.packets_ab > 0), np.flatnonzero(flows.packets_ba > 0)
+            a, b = (flows.a_hi, flows.a_lo), (flows.b_hi, flows.b_lo)
+            acols = [np.concatenate([x[ab], y[ba]]) for x, y in zip(a + b, b + a, strict=True)]
+            vcols = [
+                np.concatenate([flows.packets_ab[ab], flows.packets_ba[ba]]),
+                np.concatenate([flows.bytes_ab[ab], flows.bytes_ba[ba]]),
+                np.concatenate([flows.first_ts_ns[ab], np.full(ba.size, _I64_MAX, np.int64)]),
+                np.concatenate([flows.last_ts_ns[ab], flows.last_ts_ns[ba]]),
+            ]
         if self._other:
             oa = np.array(list(self._other.keys()), np.uint64).reshape(-1, 4)
             ov = np.array(list(self._other.values()), np.int64).reshape(-1, 4)
@@ -107,9 +90,11 @@ class TalkersAnalyzer:
             vcols = [np.concatenate([c, ov[:, j]]) for j, c in enumerate(vcols)]
         return acols, vcols
 
-    def finalize(self) -> tuple[list[Talker], list[Conversation]]:
-        """Top talkers by bytes sent and top conversations by bytes (ties by address text)."""
-        addr, vals = self._directed()
+    def finalize(self, flows: FlowTable | None = None) -> tuple[list[Talker], list[Conversation]]:
+        """Top talkers by bytes sent and top conversations by bytes (ties by address text).
+
+        `flows` is the FlowTracker's table of the same packets (None when no packet was tracked)."""
+        addr, vals = self._directed(flows)
         if addr[0].shape[0] == 0:
             return [], []
         return self._talkers(addr, vals), self._conversations(addr, vals)
@@ -224,23 +209,3 @@ def _group(cols: list[npt.NDArray[np.uint64]]) -> tuple[npt.NDArray[np.int64], n
 
 def _name(hi: int, lo: int) -> str:
     return NON_IP if hi == int(_NONIP) and lo == int(_NONIP) else format_addr(hi, lo)
-
-
-@kernel(_nrt=True)  # allocates arrays
-def _accumulate(
-    key: np.ndarray, wl: np.ndarray, ts: np.ndarray, cnt: np.ndarray, tsv: np.ndarray
-) -> np.ndarray:
-    """Packets, bytes, first and last time (capture order, as tshark -z conv) per key; returns the
-    positions of keys seen for the first time."""
-    new = np.empty(key.shape[0], np.int64)
-    n_new = 0
-    for i in range(key.shape[0]):
-        k = key[i]
-        if tsv[k, 0] < 0:
-            tsv[k, 0] = ts[i]
-            new[n_new] = i
-            n_new += 1
-        tsv[k, 1] = ts[i]
-        cnt[k, 0] += 1
-        cnt[k, 1] += wl[i]
-    return new[:n_new]

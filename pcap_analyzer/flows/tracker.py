@@ -11,7 +11,7 @@ fragments have no ports; they go to the conversation of their datagram's first f
 (src, dst, proto, IP id), with `tcp_stream` = -1 since they hold no TCP header. When the first fragment was
 not seen, they go to the conversation of (proto, src, 0, dst, 0), the address pair like tshark's `conv,ip`.
 
-State between chunks lives in NumPy arrays grown in place by 1.25x (the hash slots double); the per-packet
+State between chunks lives in NumPy arrays grown in place by 1/16 (the hash slots double); the per-packet
 work is one Numba kernel.
 """
 
@@ -68,8 +68,8 @@ class FlowTracker:
         self._cols = [np.zeros(_INITIAL, dtype) for _, dtype in _TABLE_FIELDS]
         self._base_seq = np.zeros((_INITIAL, 2), np.uint32)
         self._base_set = np.zeros((_INITIAL, 2), np.bool_)
-        self._slots = np.full(2 * _INITIAL, EMPTY, np.int64)
-        self._fslots = np.full(2 * _INITIAL, EMPTY, np.int64)
+        self._slots = np.full(2 * _INITIAL, EMPTY, np.int32)
+        self._fslots = np.full(2 * _INITIAL, EMPTY, np.int32)
         self._fkeys = np.zeros((_INITIAL, 5), np.uint64)
         self._fconv = np.zeros(_INITIAL, np.int64)
         self._counts = np.zeros(3, np.int64)  # conversations, tcp streams, fragment keys
@@ -124,12 +124,12 @@ class FlowTracker:
         n_conv, _, n_frag = (int(x) for x in self._counts)
         cap = self._cols[0].shape[0]
         if n_conv + 1 > cap:
-            cap = max(n_conv + 1, cap + cap // 4)
+            cap = max(n_conv + 1, cap + cap // 16)
             self._cols = [_grow(c, cap) for c in self._cols]
             self._base_seq = _grow(self._base_seq, cap)
             self._base_set = _grow(self._base_set, cap)
         if 2 * (n_conv + 1) > self._slots.shape[0]:
-            self._slots = np.full(2 * self._slots.shape[0], EMPTY, np.int64)
+            self._slots = np.full(2 * self._slots.shape[0], EMPTY, np.int32)
             c = self._cols
             rehash(self._slots, n_conv, c[0], c[1], c[2], c[5], c[3], c[4], c[6])
         if 2 * (n_frag + 1) > self._fslots.shape[0] or n_frag + 1 > self._fkeys.shape[0]:
@@ -137,7 +137,7 @@ class FlowTracker:
             size = 2 * self._fkeys.shape[0]
             self._fkeys = np.zeros((size, 5), np.uint64)
             self._fconv = np.zeros(size, np.int64)
-            self._fslots = np.full(2 * size, EMPTY, np.int64)
+            self._fslots = np.full(2 * size, EMPTY, np.int32)
             self._counts[2] = 0
 
     def table(self, *, final: bool = False) -> FlowTable:

@@ -25,7 +25,7 @@ from pcap_analyzer.flows.model import FlowAssignment, FlowTable
 from pcap_analyzer.tcp.expert import analyze_chunk
 from pcap_analyzer.tcp.model import TcpChunkResult
 from pcap_analyzer.tcp.report import TcpReport
-from pcap_analyzer.tcp.samples import SampleBuffer
+from pcap_analyzer.tcp.samples import FlaggedBuffer, SampleBuffer
 from pcap_analyzer.tcp.series import SeriesStore
 from pcap_analyzer.tcp.state import TcpState
 
@@ -62,8 +62,7 @@ class TcpAnalyzer:
         self.rtt = SampleBuffer(max_samples)
         self.rto = SampleBuffer(max_samples)
         self.series = SeriesStore(series_slots, series_points)
-        self._flagged: list[tuple[npt.NDArray[np.int64], ...]] = []
-        self._n_flagged = 0
+        self._flagged = FlaggedBuffer(flagged_total)
         self.first_ts_ns: int | None = None
         self.packets = 0
 
@@ -92,13 +91,18 @@ class TcpAnalyzer:
         st = self.state
         st.ensure(int(stream.max()), n_tcp)
         keep = np.zeros(n, np.bool_)
-        analyze_chunk(
-            stream, flows.direction, packets.tcp_flags, packets.seq, packets.ack, packets.win,
-            packets.payload_len, packets.wscale, packets.ts_ns, packets.frame,
-            st.seqs, st.wide, st.dirs, st.streams, st.marks, st.counts, st.seg, st.links, st.free,
-            self.flagged_per_stream,
-            res.analysis, res.ack_rtt_ns, res.rto_ns, res.window, res.rel_seq, keep,
-        )
+        i = 0
+        while True:
+            i = analyze_chunk(
+                i, stream, flows.direction, packets.tcp_flags, packets.seq, packets.ack, packets.win,
+                packets.payload_len, packets.wscale, packets.ts_ns, packets.frame,
+                st.seqs, st.wide, st.dirs, st.small, st.streams, st.marks, st.counts, st.count_rows,
+                st.seg, st.links, st.free, self.flagged_per_stream,
+                res.analysis, res.ack_rtt_ns, res.rto_ns, res.window, res.rel_seq, keep,
+            )
+            if i >= n:
+                break
+            st.grow_counts()
         self._collect(packets, flows, res, keep)
         return res
 
@@ -111,34 +115,25 @@ class TcpAnalyzer:
         has_rto = np.flatnonzero(res.rto_ns >= 0)
         if has_rto.size:
             self.rto.add(flows.tcp_stream[has_rto], res.rto_ns[has_rto] / 1e9)
-        kept = np.flatnonzero(keep)
-        room = self.flagged_total - self._n_flagged
-        if kept.size and room > 0:
-            kept = kept[:room]
-            self._flagged.append((
-                flows.tcp_stream[kept].astype(np.int64), packets.frame[kept].astype(np.int64),
-                packets.ts_ns[kept].astype(np.int64), flows.direction[kept].astype(np.int64),
-                res.analysis[kept].astype(np.int64),
-            ))
-            self._n_flagged += kept.size
+        kept = np.flatnonzero(keep)[: self._flagged.room]
+        if kept.size:
+            self._flagged.add(flows.tcp_stream[kept], packets.frame[kept], packets.ts_ns[kept],
+                              flows.direction[kept], res.analysis[kept])
         self.series.update(packets, flows, res, self.state, t0)
 
     def finalize(self, flow_table: FlowTable | None = None) -> TcpReport:
         """Freeze the state into a `TcpReport` (call once, after the last chunk)."""
-        if self._flagged:
-            flagged = tuple(np.concatenate(cols) for cols in zip(*self._flagged, strict=True))
-        else:
-            flagged = tuple(np.zeros(0, np.int64) for _ in range(5))
         n = self.state.n_streams
         self.state.frozen = True
         return TcpReport(  # views, not copies: the state is not updated after this call
             dirs=self.state.dirs[:n],
+            small=self.state.small[:n],
             wide=self.state.wide[:n],
             streams=self.state.streams[:n],
-            counts=self.state.counts[:n],
+            counts=self.state.flag_counts(),
             rtt=self.rtt.freeze(),
             rto=self.rto.freeze(),
-            flagged=flagged,
+            flagged=self._flagged.freeze(),
             series=self.series,
             first_ts_ns=self.first_ts_ns or 0,
             packets=self.packets,

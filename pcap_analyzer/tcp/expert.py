@@ -14,27 +14,29 @@ import numpy as np
 
 from pcap_analyzer.jit import kernel
 from pcap_analyzer.tcp.state import (
-    D_BASESET,
+    B_BASESET,
+    B_LASTSEG,
+    B_UNSORTED,
+    B_WIN_FROM_SYN,
+    B_WINSCALE,
     D_DATA,
     D_DUPACKNUM,
     D_FIN,
     D_HEAD,
-    D_LASTSEGFLAGS,
     D_PACKETS,
     D_RST,
     D_SEGCOUNT,
     D_SYN,
     D_SYNACK,
     D_TAIL,
-    D_UNSORTED,
-    D_WIN_FROM_SYN,
-    D_WINSCALE,
     G_NEXTSEQ,
     G_TS,
     L_NEWER,
     L_OLDER,
+    LASTSEG_KEEP_ALIVE,
+    LASTSEG_ZERO_WINDOW_PROBE,
+    M_COUNTS,
     M_NFLAGGED,
-    M_SEEN,
     Q_BASESEQ,
     Q_LASTACK,
     Q_MAXSEQTOBEACKED,
@@ -93,7 +95,7 @@ def _sdiff(a: int, b: int) -> int:
 
 
 @kernel
-def _unlink(links, R, free, u):
+def _unlink(links, R, RB, free, u):
     """Remove segment u from the direction's list and return it to the free pool."""
     older = links[u, L_OLDER]
     newer = links[u, L_NEWER]
@@ -110,22 +112,25 @@ def _unlink(links, R, free, u):
     free[1] += 1
     R[D_SEGCOUNT] -= 1
     if R[D_HEAD] == -1:
-        R[D_UNSORTED] = 0
+        RB[B_UNSORTED] = 0
 
 
 @kernel
 def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C function
-    stream, direction, flags, seq, ack, win, seglen, wscale, ts, frame,
-    seqs, wide, dirs, st, marks, counts, seg, links, free, flagged_cap,
+    i0, stream, direction, flags, seq, ack, win, seglen, wscale, ts, frame,
+    seqs, wide, dirs, small, st, marks, counts, count_rows, seg, links, free, flagged_cap,
     out_analysis, out_rtt, out_rto, out_win, out_relseq, out_keep,
 ):
-    """Analyse packets in order; fills the out_* arrays (one entry per packet).
+    """Analyse packets i0.. in order; fills the out_* arrays (one entry per packet). Returns the index
+    reached: below n when the flag-count rows are used up (grow `counts`, then call again from there).
 
     Per direction, F* is the sender's state and R* the receiver's: *Q in `seqs`, *W in `wide`, F/R in
-    `dirs` (see `tcp/state.py`); uint32 values are read as int64 before any arithmetic.
+    `dirs`, FB/RB in `small` (see `tcp/state.py`); uint32 values are read as int64 before any arithmetic.
     """
     n = stream.shape[0]
-    for i in range(n):
+    for i in range(i0, n):
+        if count_rows[0] >= counts.shape[0]:
+            return i
         out_rtt[i] = -1
         out_rto[i] = -1
         out_win[i] = -1
@@ -137,6 +142,8 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         d = np.int64(direction[i])
         F = dirs[s, d]
         R = dirs[s, 1 - d]
+        FB = small[s, d]
+        RB = small[s, 1 - d]
         FQ = seqs[s, d]
         RQ = seqs[s, 1 - d]
         FW = wide[s, d]
@@ -155,8 +162,7 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         sfr = (fl & (TH_SYN | TH_FIN | TH_RST)) != 0
         a = np.int64(0)
 
-        if M[M_SEEN] == 0:
-            M[M_SEEN] = 1
+        if S[S_FIRST_FRAME] == 0:
             S[S_FIRST_TS] = t
             S[S_FIRST_FRAME] = frame[i]
         S[S_LAST_TS] = t
@@ -183,12 +189,12 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                 S[S_MRU_SYN] = t
             # window scaling (pdu_store_window_scale_option + verify_tcp_window_scaling)
             if wscale[i] >= 0:
-                F[D_WINSCALE] = min(np.int64(wscale[i]), 14)
-            if F[D_WINSCALE] == -1:
-                F[D_WINSCALE] = -2
-                R[D_WINSCALE] = -2
-            elif ackf and R[D_WINSCALE] == -2:
-                F[D_WINSCALE] = -2
+                FB[B_WINSCALE] = min(np.int64(wscale[i]), 14)
+            if FB[B_WINSCALE] == -1:
+                FB[B_WINSCALE] = -2
+                RB[B_WINSCALE] = -2
+            elif ackf and RB[B_WINSCALE] == -2:
+                FB[B_WINSCALE] = -2
         elif ackf:
             if S[S_MRU_SYN] != 0 and S[S_FIRST_RTT] == 0:
                 S[S_FIRST_RTT] = t - S[S_MRU_SYN]
@@ -196,12 +202,12 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                 S[S_HS_ACK_TS] = t
 
         # base sequence numbers (relative seq)
-        if F[D_BASESET] == 0:
+        if FB[B_BASESET] == 0:
             FQ[Q_BASESEQ] = sq if syn else (sq - 1) & MASK
-            F[D_BASESET] = 1
-        if R[D_BASESET] == 0 and ackf:
+            FB[B_BASESET] = 1
+        if RB[B_BASESET] == 0 and ackf:
             RQ[Q_BASESEQ] = (ak - 1) & MASK
-            R[D_BASESET] = 1
+            RB[B_BASESET] = 1
         out_relseq[i] = (sq - np.int64(FQ[Q_BASESEQ])) & MASK
 
         nxt = np.int64(FQ[Q_NEXTSEQ])
@@ -222,14 +228,14 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                 a |= A_KEEP_ALIVE
             if L == 0 and w != 0 and w != f_win and sq == nxt and ak == f_lastack and not sfr:
                 a |= A_WINDOW_UPDATE
-            if L > 0 and R[D_WINSCALE] != -1 and not sfr:
-                shift = 0 if (R[D_WIN_FROM_SYN] != 0 or R[D_WINSCALE] == -2) else np.int64(R[D_WINSCALE])
+            if L > 0 and RB[B_WINSCALE] != -1 and not sfr:
+                shift = 0 if (RB[B_WIN_FROM_SYN] != 0 or RB[B_WINSCALE] == -2) else np.int64(RB[B_WINSCALE])
                 if ((sq + L) & MASK) == ((r_lastack + (r_win << shift)) & MASK):
                     a |= A_WINDOW_FULL
             same = L == 0 and w == f_win and sq == nxt and ak == f_lastack and not sfr
-            if same and w != 0 and (R[D_LASTSEGFLAGS] & A_KEEP_ALIVE) != 0:
+            if same and w != 0 and (RB[B_LASTSEG] & LASTSEG_KEEP_ALIVE) != 0:
                 a |= A_KEEP_ALIVE_ACK
-            elif same and w == 0 and (R[D_LASTSEGFLAGS] & A_ZERO_WINDOW_PROBE) != 0:
+            elif same and w == 0 and (RB[B_LASTSEG] & LASTSEG_ZERO_WINDOW_PROBE) != 0:
                 a |= A_ZERO_WINDOW_PROBE_ACK
             elif same and w != 0:
                 if F[D_DUPACKNUM] == -1:
@@ -292,7 +298,7 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
             else:
                 links[h, L_NEWER] = u
                 if _sdiff(nseq, seg[h, G_NEXTSEQ]) <= 0:
-                    F[D_UNSORTED] = 1
+                    FB[B_UNSORTED] = 1
             F[D_HEAD] = u
             F[D_SEGCOUNT] += 1
         if (_sdiff(nseq, nxt) > 0 or nxt == 0) and not zwp:
@@ -302,10 +308,12 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         if (sq == fmax or fmax == 0) and not zwp:
             FQ[Q_MAXSEQTOBEACKED] = FQ[Q_NEXTSEQ]
         FQ[Q_WINDOW] = w
-        F[D_WIN_FROM_SYN] = 1 if syn else 0
+        FB[B_WIN_FROM_SYN] = 1 if syn else 0
         FQ[Q_LASTACK] = ak
         FW[W_LASTACKTIME] = t
-        F[D_LASTSEGFLAGS] = a
+        FB[B_LASTSEG] = (LASTSEG_KEEP_ALIVE if (a & A_KEEP_ALIVE) != 0 else 0) | (
+            LASTSEG_ZERO_WINDOW_PROBE if (a & A_ZERO_WINDOW_PROBE) != 0 else 0
+        )
 
         # Segments this ACK covers. Only a segment's end matters (Wireshark's trimming of partly
         # acked segments changes nothing it reports): every segment ending at or before the ACK is
@@ -314,7 +322,7 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         # at the first segment beyond the ACK.
         rtt = np.int64(0)
         matched = False
-        if R[D_UNSORTED] == 0:
+        if RB[B_UNSORTED] == 0:
             u = np.int64(R[D_TAIL])
             while u != -1:
                 unext = seg[u, G_NEXTSEQ]
@@ -324,7 +332,7 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                     rtt = t - seg[u, G_TS]
                     matched = True
                 newer = np.int64(links[u, L_NEWER])
-                _unlink(links, R, free, u)
+                _unlink(links, R, RB, free, u)
                 u = newer
         else:
             u = np.int64(R[D_HEAD])
@@ -335,24 +343,32 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                     if unext == ak:
                         rtt = t - seg[u, G_TS]  # overwritten until the oldest match, as Wireshark
                         matched = True
-                    _unlink(links, R, free, u)
+                    _unlink(links, R, RB, free, u)
                 u = older
         if matched and rtt != 0:
             out_rtt[i] = rtt
 
         if syn:
             out_win[i] = w
-        elif F[D_WINSCALE] >= 0:
-            out_win[i] = w << F[D_WINSCALE]
+        elif FB[B_WINSCALE] >= 0:
+            out_win[i] = w << FB[B_WINSCALE]
         else:
             out_win[i] = w
         out_analysis[i] = a
         if a != 0:
-            b = 0
-            while b < 18:
-                if (a >> b) & 1:
-                    counts[s, b] += 1
-                b += 1
+            counted = a & ~A_RST  # RST packets are counted per direction in D_RST
+            if counted != 0:
+                r = M[M_COUNTS]
+                if r < 0:
+                    r = count_rows[0]
+                    count_rows[0] += 1
+                    M[M_COUNTS] = r
+                b = 0
+                while b < 18:
+                    if (counted >> b) & 1:
+                        counts[r, b] += 1
+                    b += 1
             if M[M_NFLAGGED] < flagged_cap:
                 M[M_NFLAGGED] += 1
                 out_keep[i] = True
+    return n

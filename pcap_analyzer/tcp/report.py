@@ -15,12 +15,12 @@ from pcap_analyzer.report.model import ConnectionDetail, Stats, TcpConnection, T
 from pcap_analyzer.tcp.model import TcpAnalysis
 from pcap_analyzer.tcp.samples import Samples
 from pcap_analyzer.tcp.state import (
+    B_WINSCALE,
     D_DATA,
     D_PACKETS,
     D_RST,
     D_SYN,
     D_SYNACK,
-    D_WINSCALE,
     S_FIRST_FRAME,
     S_FIRST_RTT,
     S_FIRST_SYN_TS,
@@ -144,12 +144,13 @@ class TcpReport:
     """Per-stream arrays (index = tcp.stream) + samples; see the `TcpAnalyzer` docstring."""
 
     dirs: npt.NDArray[np.int32]  # (streams, 2, D_*) final per-direction counters (tcp/state.py)
+    small: npt.NDArray[np.int8]  # (streams, 2, B_*) window scale and flags
     wide: npt.NDArray[np.int64]  # (streams, 2, W_*) per-direction times and payload bytes
     streams: npt.NDArray[np.int64]  # (streams, S_*)
-    counts: npt.NDArray[np.int32]  # (streams, 32) packets carrying each TcpAnalysis bit
+    counts: npt.NDArray[np.int32]  # (streams, 18) packets carrying each TcpAnalysis bit
     rtt: Samples  # tcp.analysis.ack_rtt samples
     rto: Samples  # tcp.analysis.rto samples
-    flagged: tuple[npt.NDArray[np.int64], ...]  # stream, frame, ts_ns, direction, analysis bits
+    flagged: tuple[npt.NDArray[np.integer], ...]  # stream, frame, ts_ns, direction, analysis bits
     series: SeriesStore
     first_ts_ns: int
     packets: int
@@ -176,9 +177,9 @@ class TcpReport:
         v = self.streams[:, S_FIRST_RTT]
         return np.where(v != 0, v / 1e9, np.nan)
 
-    def window_scale(self) -> npt.NDArray[np.int32]:
+    def window_scale(self) -> npt.NDArray[np.int8]:
         """(streams, 2) shift per direction: -1 unknown (handshake not seen), -2 not used."""
-        return self.dirs[:, :, D_WINSCALE]
+        return self.small[:, :, B_WINSCALE]
 
     def states(self) -> list[str]:
         """Zeek conn_state per stream."""

@@ -1,4 +1,5 @@
-"""SampleBuffer: bounded (stream, value) samples in int32/float32 arrays, thinned by stride doubling."""
+"""Bounded per-packet stores of the TCP stage: ACK RTT / RTO samples (thinned by stride doubling) and the
+flagged packets kept for the report."""
 
 from __future__ import annotations
 
@@ -73,3 +74,42 @@ class SampleBuffer:
         """The kept samples (views, not copies: a later `add` copies the arrays first)."""
         self._frozen = True
         return Samples(self.stream[: self.n], self.value[: self.n], self.seen, self.stride)
+
+
+class FlaggedBuffer:
+    """The first `cap` flagged packets: (stream, frame, ts_ns, direction, analysis bits) columns.
+
+    The columns grow in place (one block each for the whole capture, 25 bytes per packet), rather than
+    one small array per chunk, which would stay scattered through the heap for the whole run.
+    """
+
+    DTYPES = (np.int32, np.int64, np.int64, np.uint8, np.uint32)
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(0, cap)
+        self.cols = [np.zeros(min(self.cap, 1024), dt) for dt in self.DTYPES]
+        self.n = 0
+
+    @property
+    def room(self) -> int:
+        """Packets that can still be kept."""
+        return self.cap - self.n
+
+    def add(self, *cols: npt.NDArray[np.integer]) -> None:
+        """Keep the first `room` rows of `cols` (one array per column, in DTYPES order)."""
+        k = min(int(cols[0].shape[0]), self.room)
+        if k <= 0:
+            return
+        need = self.n + k
+        size = self.cols[0].shape[0]
+        if need > size:
+            size = min(self.cap, max(need, int(_GROWTH * size)))
+            for c in self.cols:
+                c.resize(size, refcheck=False)
+        for c, v in zip(self.cols, cols, strict=True):
+            c[self.n : need] = v[:k]
+        self.n = need
+
+    def freeze(self) -> tuple[npt.NDArray[np.integer], ...]:
+        """The kept columns (views: call once no packet is added any more)."""
+        return tuple(c[: self.n] for c in self.cols)

@@ -76,17 +76,17 @@ class SeriesStore:
             self.ack.append([_Buf(points, _ACK_COLS), _Buf(points, _ACK_COLS)])
 
     def _assign(self, candidates: npt.NDArray[np.int64], state: TcpState) -> None:
-        flagged = state.counts[candidates].sum(axis=1)
+        flagged = state.flag_counts(candidates).sum(axis=1)
         if not (self.slot_stream < 0).any():
             # The owners' smallest count only grows below, so a candidate not above it now never wins.
-            better = flagged > state.counts[self.slot_stream].sum(axis=1).min()
+            better = flagged > state.flag_counts(self.slot_stream).sum(axis=1).min()
             candidates, flagged = candidates[better], flagged[better]
         for s, count in zip(candidates.tolist(), flagged.tolist(), strict=True):
             free = np.flatnonzero(self.slot_stream < 0)
             if free.size:
                 slot = int(free[0])
             else:
-                owner_counts = state.counts[self.slot_stream].sum(axis=1)
+                owner_counts = state.flag_counts(self.slot_stream).sum(axis=1)
                 slot = int(np.argmin(owner_counts))
                 if owner_counts[slot] >= count:
                     continue

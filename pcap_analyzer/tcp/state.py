@@ -1,15 +1,16 @@
-"""Compact per-connection TCP state: NumPy arrays indexed by tcp.stream, grown in place by 25 %.
+"""Compact per-connection TCP state: NumPy arrays indexed by tcp.stream, grown in place by 1/16.
 
 Everything the Numba kernel (`tcp/expert.py`) keeps between chunks lives here, in a few matrices
 addressed by the column constants below, each of the narrowest type its values fit exactly:
 per direction, sequence numbers and windows as uint32 (`seqs`, Q_*), times and byte totals as int64
-(`wide`, W_*), counters, flags and list links as int32 (`dirs`, D_*); per stream, times as int64
-(`streams`, S_*) and small values as int32 (`marks`, M_*). Unacknowledged segments (Wireshark's
-`tcp_unacked_t` list) live in a pool with int32 index links.
+(`wide`, W_*), counters and list links as int32 (`dirs`, D_*), window scale and flags as int8
+(`small`, B_*); per stream, times as int64 (`streams`, S_*) and small values as int32 (`marks`, M_*).
+Unacknowledged segments (Wireshark's `tcp_unacked_t` list) live in a pool with int32 index links.
 
-Memory: about 370 bytes per stream. The per-stream arrays grow in place (`ndarray.resize`, a
-realloc that large blocks satisfy by remapping pages), so growing never holds the old and the new
-copy at once, and the spare capacity stays under 25 %.
+Memory: about 260 bytes per stream, plus 72 for a stream with flags other than RST (`counts`). The
+per-stream arrays grow in place (`ndarray.resize`, a realloc that large blocks satisfy by remapping
+pages), so growing never holds the old and the new copy at once, and the spare capacity stays under
+1/16.
 """
 
 from __future__ import annotations
@@ -31,23 +32,28 @@ W_LASTACKTIME = 1
 W_PAYLOAD = 2
 N_WIDE = 3
 
-# `TcpState.dirs[stream, direction, D_*]` (int32):
-D_WINSCALE = 0  # -1 unknown, -2 no scaling, else shift
-D_WIN_FROM_SYN = 1  # the stored window came from a SYN (never scaled)
-D_LASTSEGFLAGS = 2
-D_DUPACKNUM = 3
-D_BASESET = 4
-D_HEAD = 5  # unacked segment list: newest first, -1 = empty
-D_TAIL = 6  # oldest unacked segment, -1 = empty
-D_UNSORTED = 7  # 1 when the list's segment ends are not increasing from oldest to newest
-D_SEGCOUNT = 8
-D_PACKETS = 9
-D_SYN = 10  # SYN (or SYN/ACK) packets sent by this side
-D_SYNACK = 11  # SYN/ACK packets sent by this side
-D_FIN = 12
-D_RST = 13
-D_DATA = 14  # payload packets
-N_DIR = 15
+# `TcpState.dirs[stream, direction, D_*]` (int32): counters and unacked-list links.
+D_DUPACKNUM = 0
+D_HEAD = 1  # unacked segment list: newest first, -1 = empty
+D_TAIL = 2  # oldest unacked segment, -1 = empty
+D_SEGCOUNT = 3
+D_PACKETS = 4
+D_SYN = 5  # SYN (or SYN/ACK) packets sent by this side
+D_SYNACK = 6  # SYN/ACK packets sent by this side
+D_FIN = 7
+D_RST = 8
+D_DATA = 9  # payload packets
+N_DIR = 10
+
+# `TcpState.small[stream, direction, B_*]` (int8): window scale and flags.
+B_WINSCALE = 0  # -1 unknown, -2 no scaling, else shift (0..14)
+B_WIN_FROM_SYN = 1  # the stored window came from a SYN (never scaled)
+B_BASESET = 2
+B_UNSORTED = 3  # 1 when the list's segment ends are not increasing from oldest to newest
+B_LASTSEG = 4  # what the last segment was: LASTSEG_* bits (Wireshark keeps its analysis flags)
+N_SMALL = 5
+LASTSEG_KEEP_ALIVE = 1
+LASTSEG_ZERO_WINDOW_PROBE = 2
 
 # Per stream, `TcpState.streams[stream, S_*]` (int64):
 S_MRU_SYN = 0  # time of the most recent SYN (Wireshark's ts_mru_syn), 0 = none
@@ -58,13 +64,13 @@ S_HS_ACK_TS = 4  # first pure ACK from the initiator after the SYN/ACK
 S_RTO_TIME = 5  # sum of tcp.analysis.rto of generic retransmissions (ns)
 S_FIRST_TS = 6
 S_LAST_TS = 7
-S_FIRST_FRAME = 8
+S_FIRST_FRAME = 8  # 0 = no packet yet (frame numbers start at 1)
 N_STREAM = 9
 
 # `TcpState.marks[stream, M_*]` (int32):
-M_SEEN = 0
-M_SLOT = 1  # detail-series slot, -1 = none
-M_NFLAGGED = 2  # flagged packets kept for the report (capped)
+M_SLOT = 0  # detail-series slot, -1 = none
+M_NFLAGGED = 1  # flagged packets kept for the report (capped)
+M_COUNTS = 2  # the stream's row in `TcpState.counts`, -1 = none yet
 N_MARK = 3
 
 # Unacked segment pool: `TcpState.seg[u, G_*]` (int64) and `TcpState.links[u, L_*]` (int32).
@@ -73,8 +79,12 @@ G_TS = 1
 L_OLDER = 0  # next in its list, or next free slot; -1 = none
 L_NEWER = 1
 
-N_COUNTS = 18  # TcpAnalysis bits counted per stream (tcp/model.py: bits 0..17)
-GROWTH = 1.25
+# Flag counts: `TcpState.counts[row, bit]` (int32) = packets of a stream carrying TcpAnalysis bit `bit`
+# (tcp/model.py: bits 0..17). Most connections never get a flag but a reset, so rows are handed out on a
+# stream's first flag other than RST (RST packets are counted per direction in D_RST).
+N_COUNTS = 18
+RST_BIT = 15
+GROWTH = 1.0625  # a realloc (large blocks are remapped, not copied), so small steps cost little
 
 SEQ_MASK = 0xFFFFFFFF
 NO_WINDOW = 0xFFFFFFFF
@@ -101,9 +111,11 @@ class TcpState:
         self.seqs = np.zeros((0, 2, N_SEQ), np.uint32)
         self.wide = np.zeros((0, 2, N_WIDE), np.int64)
         self.dirs = np.zeros((0, 2, N_DIR), np.int32)
+        self.small = np.zeros((0, 2, N_SMALL), np.int8)
         self.streams = np.zeros((0, N_STREAM), np.int64)
         self.marks = np.zeros((0, N_MARK), np.int32)
-        self.counts = np.zeros((0, N_COUNTS), np.int32)  # per stream: packets carrying each TcpAnalysis bit
+        self.counts = np.zeros((64, N_COUNTS), np.int32)
+        self.count_rows = np.zeros(1, np.int64)  # rows of `counts` handed out
         self.n_streams = 0
         self.frozen = False
         self._ensure_streams(streams)
@@ -123,7 +135,8 @@ class TcpState:
         self.seqs[cap:, :, Q_WINDOW] = NO_WINDOW
         self.wide = _grow_rows(self.wide, new, in_place)
         self.dirs = dirs = _grow_rows(self.dirs, new, in_place)
-        dirs[cap:, :, D_WINSCALE] = -1
+        self.small = _grow_rows(self.small, new, in_place)
+        self.small[cap:, :, B_WINSCALE] = -1
         dirs[cap:, :, D_HEAD] = -1
         dirs[cap:, :, D_TAIL] = -1
         self.streams = streams = _grow_rows(self.streams, new, in_place)
@@ -132,7 +145,22 @@ class TcpState:
         streams[cap:, S_HS_ACK_TS] = -1
         self.marks = _grow_rows(self.marks, new, in_place)
         self.marks[cap:, M_SLOT] = -1
-        self.counts = _grow_rows(self.counts, new, in_place)
+        self.marks[cap:, M_COUNTS] = -1
+
+    def grow_counts(self) -> None:
+        """More rows for `counts` (the kernel stops when they are used up)."""
+        self.counts = _grow_rows(self.counts, int(GROWTH * self.counts.shape[0]) + 64, not self.frozen)
+
+    def flag_counts(self, streams: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.int32]:
+        """(len(streams), N_COUNTS) packets per TcpAnalysis bit of `streams` (all streams when None)."""
+        if streams is None:
+            streams = np.arange(self.n_streams)
+        out = np.zeros((streams.shape[0], N_COUNTS), np.int32)
+        rows = self.marks[streams, M_COUNTS]
+        has = rows >= 0
+        out[has] = self.counts[rows[has]]
+        out[:, RST_BIT] = self.dirs[streams, :, D_RST].sum(axis=1)
+        return out
 
     def ensure(self, max_stream: int, new_packets: int) -> None:
         """Make room for streams up to `max_stream` and `new_packets` more unacked segments."""

@@ -16,6 +16,7 @@ from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
 from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
 from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
 from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.flows.model import FlowTable
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Analyzers:
     protocols: ProtocolAnalyzer = field(default_factory=ProtocolAnalyzer)
     talkers: TalkersAnalyzer = field(default_factory=TalkersAnalyzer)
     throughput: ThroughputAnalyzer = field(default_factory=ThroughputAnalyzer)
+    flows: FlowTable | None = None  # the FlowTracker's table after `run` (talkers read it)
 
     def update(self, b: PacketBatch) -> None:
         """Feed one batch to every analyzer."""
@@ -62,4 +64,5 @@ def run(path: Path, *, chunk_bytes: int | None = None, analyzers: Analyzers | No
             packets = decode_mod.decode_chunk(chunk)
             flows = tracker.assign(packets)
             an.update(PacketBatch(packets, flows, tcp.update(packets, flows)))
+    an.flows = tracker.table()
     return an

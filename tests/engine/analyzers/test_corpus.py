@@ -48,7 +48,7 @@ def test_dns_matches_tshark(case: tuple[Analyzers, dict[str, Any]]) -> None:
 
 def test_talkers_and_conversations_exact(case: tuple[Analyzers, dict[str, Any]]) -> None:
     an, o = case
-    talkers, convs = an.talkers.finalize()
+    talkers, convs = an.talkers.finalize(an.flows)
     assert [(t.address, t.bytes, t.packets) for t in talkers[:5]] == [
         (t["address"], t["bytes"], t["frames"]) for t in o["top_talkers"]
     ]

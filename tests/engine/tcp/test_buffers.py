@@ -86,3 +86,25 @@ def test_mismatched_flow_assignment_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="rows for"):
         short = FlowAssignment(flows.conv[:2], flows.tcp_stream[:2], flows.direction[:2])
         TcpAnalyzer().update(packets, short)
+
+
+def test_flag_counts_of_many_streams_in_one_chunk() -> None:
+    """200 copies of one flagged connection in a single chunk: the per-stream count rows run out
+    mid-chunk and grow, and every copy counts exactly what the connection counts alone."""
+    one, flows1 = _bulk(3).tables()
+    alone = TcpAnalyzer()
+    alone.update(one, flows1)
+    truth = alone.finalize().counts[0]
+    assert truth.sum() > 0
+    copies = 200
+    packets = PacketTable(**{k: (np.tile(getattr(one, k), copies) if k != "buf" else one.buf)
+                             for k in one.__dataclass_fields__})
+    packets.frame[:] = np.arange(1, len(packets) + 1)
+    stream = np.repeat(np.arange(copies, dtype=np.int64), len(one))
+    flows = FlowAssignment(stream.copy(), stream, np.tile(flows1.direction, copies))
+    tcp = TcpAnalyzer()
+    tcp.update(packets, flows)
+    assert tcp.state.counts.shape[0] >= copies  # started with 64 rows
+    rep = tcp.finalize()
+    np.testing.assert_array_equal(rep.counts, np.tile(truth, (copies, 1)))
+    assert rep.summary().retransmissions == copies * int(truth[0])
