@@ -58,7 +58,6 @@ class TcpAnalyzer:
     ) -> None:
         self.state = TcpState()
         self.flagged_per_stream = flagged_per_stream
-        self.flagged_total = flagged_total
         self.rtt = SampleBuffer(max_samples)
         self.rto = SampleBuffer(max_samples)
         self.series = SeriesStore(series_slots, series_points)

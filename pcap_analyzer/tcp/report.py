@@ -133,9 +133,12 @@ class _StreamIndex:
 
 
 def _groups(stream: npt.NDArray[np.integer], n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(order, bounds): the indices of stream s are order[bounds[s]:bounds[s + 1]], in their own order."""
+    """(order, bounds): the indices of stream s (0 <= s < n) are order[bounds[s]:bounds[s + 1]], in their own
+    order. Bounds come from per-stream counts, so no sorted copy as large as `stream` is made."""
     order = np.argsort(stream, kind="stable")
-    bounds = np.searchsorted(stream[order], np.arange(n + 2), side="left")
+    bounds = np.zeros(n + 2, np.int64)
+    np.cumsum(np.bincount(stream, minlength=n)[:n], out=bounds[1 : n + 1])
+    bounds[n + 1] = bounds[n]
     return order, bounds
 
 
@@ -303,12 +306,7 @@ class TcpReport:
             if rtt_streams is not None:
                 covered[rtt_streams] = True
             rows = np.flatnonzero(covered[self.rtt.stream])
-            of_row = self.rtt.stream[rows]
-            order = np.argsort(of_row, kind="stable")
-            bounds = np.zeros(n + 2, np.int64)
-            np.cumsum(np.bincount(of_row, minlength=n)[:n], out=bounds[1 : n + 1])
-            bounds[n + 1] = bounds[n]
-            del of_row
+            order, bounds = _groups(self.rtt.stream[rows], n)
             self._index = _StreamIndex(self.handshake_s(), flow_row, covered, rows[order], bounds,
                                        *_groups(self.flagged[0], n))
         return self._index
