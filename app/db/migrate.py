@@ -31,15 +31,16 @@ from app.db.engine import migration_connection
 from app.db.tables import metadata
 
 log = logging.getLogger("app.db.migrate")
-ROOT = Path(__file__).resolve().parents[2]
+# The migration scripts ship inside the package (app/migrations), so this works from any directory.
+SCRIPT_LOCATION = "app:migrations"
 LEGACY_PREFIX = "_pre_alembic_"
 T = TypeVar("T")
 
 
 def alembic_config(url: str | None = None) -> Config:
     """The project's Alembic configuration, bound to `url` (default: DATABASE_URL)."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["database_url"] = url or database_url_from_env()
     config.attributes["configure_logger"] = False
     return config

@@ -82,9 +82,11 @@ def test_alembic_command_line(fresh_database_url: str, tmp_path: Path) -> None:
 def test_autogenerate_writes_an_empty_revision(migrated_database_url: str, tmp_path: Path) -> None:
     """`alembic revision --autogenerate` on a fresh head database proposes no operation.
 
-    Runs on a copy of alembic.ini + alembic/ so the new file never lands in the real versions folder."""
-    shutil.copy(ROOT / "alembic.ini", tmp_path / "alembic.ini")
-    shutil.copytree(ROOT / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
+    Runs on a copy of the migration scripts so the new file never lands in the real versions folder."""
+    ini = (ROOT / "alembic.ini").read_text().replace("script_location = app:migrations", "script_location = %(here)s/alembic")
+    assert "%(here)s/alembic" in ini
+    (tmp_path / "alembic.ini").write_text(ini)
+    shutil.copytree(ROOT / "app" / "migrations", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
     exe = Path(sys.executable).with_name("alembic")
     done = subprocess.run(
         [str(exe), "revision", "--autogenerate", "-m", "nothing"],
