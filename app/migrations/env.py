@@ -10,10 +10,10 @@ import asyncio
 from logging.config import fileConfig
 from typing import Any
 
+from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from app.config import database_url_from_env
 from app.db.engine import migration_connection
 from app.db.tables import metadata

@@ -83,10 +83,12 @@ def test_autogenerate_writes_an_empty_revision(migrated_database_url: str, tmp_p
     """`alembic revision --autogenerate` on a fresh head database proposes no operation.
 
     Runs on a copy of the migration scripts so the new file never lands in the real versions folder."""
-    ini = (ROOT / "alembic.ini").read_text().replace("script_location = app:migrations", "script_location = %(here)s/alembic")
-    assert "%(here)s/alembic" in ini
-    (tmp_path / "alembic.ini").write_text(ini)
-    shutil.copytree(ROOT / "app" / "migrations", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
+    ini = (ROOT / "alembic.ini").read_text()
+    local = ini.replace("script_location = app:migrations", "script_location = %(here)s/alembic")
+    assert local != ini
+    (tmp_path / "alembic.ini").write_text(local)
+    scripts = ROOT / "app" / "migrations"
+    shutil.copytree(scripts, tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
     exe = Path(sys.executable).with_name("alembic")
     done = subprocess.run(
         [str(exe), "revision", "--autogenerate", "-m", "nothing"],
