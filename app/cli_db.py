@@ -1,7 +1,7 @@
 """`pcap-analyzer db ...` and `pcap-analyzer users ...` commands (owned by the database layer).
 
-Errors are reported as one line on stderr: exit code 2 for rejected input (taken username, weak
-password...), 1 for configuration or database problems.
+Errors are reported as one line on stderr with exit code 2 (the convention of app.cli_errors): rejected
+input (taken username, weak password...), configuration, unusable paths or database problems.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from typing import Annotated, NoReturn
 
 import typer
 
-db_app = typer.Typer(no_args_is_help=True)
-users_app = typer.Typer(no_args_is_help=True)
+from pcap_analyzer.cli import PlainHelpTyper
+
+db_app = PlainHelpTyper(no_args_is_help=True)
+users_app = PlainHelpTyper(no_args_is_help=True)
 
 
 def _fail(exc: Exception) -> NoReturn:
-    from app.errors import Conflict, InvalidInput
+    from app.cli_errors import describe_os_error, fail
 
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2 if isinstance(exc, InvalidInput | Conflict) else 1)
+    fail(describe_os_error(exc) if isinstance(exc, OSError) else str(exc))
 
 
 @db_app.command("upgrade")
@@ -32,7 +33,7 @@ def upgrade() -> None:
     try:
         url = database_url_from_env()
         revision = upgrade_to_head(url)
-    except AppError as exc:
+    except (AppError, OSError) as exc:
         _fail(exc)
     typer.echo(f"{hide_password(url)}: at revision {revision} (head)")
 
@@ -45,7 +46,7 @@ def current() -> None:
 
     try:
         revision = current_revision()
-    except AppError as exc:
+    except (AppError, OSError) as exc:
         _fail(exc)
     typer.echo(revision or "none: the database is not initialised (run: pcap-analyzer db upgrade)")
 
@@ -87,6 +88,6 @@ def create_admin(
     try:
         password = _read_password(password_stdin)
         user_id = asyncio.run(run())
-    except AppError as exc:
+    except (AppError, OSError) as exc:
         _fail(exc)
     typer.echo(f"administrator {username!r} created (id {user_id})")

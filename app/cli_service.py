@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-T = TypeVar("T")
-
-
-def _clean_errors(run: Callable[[], T]) -> T:
-    """Run a command body; an expected failure (bad setting, database away) is one line and exit code 2."""
-    from app.errors import AppError
-
-    try:
-        return run()
-    except AppError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
+from app.cli_errors import clean_errors as _clean_errors
+from app.cli_errors import own_command
 
 
 def _has_admin() -> bool:
@@ -35,6 +24,15 @@ def _has_admin() -> bool:
     return asyncio.run(check())
 
 
+def _prepare_data_dir() -> None:
+    from pathlib import Path
+
+    from app.config import get_settings
+    from app.services.storage import ensure_dirs
+
+    ensure_dirs(Path(get_settings().DATA_DIR))
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -44,11 +42,12 @@ def serve(
 
     from app.db.migrate import upgrade_to_head
 
+    _clean_errors(_prepare_data_dir)  # here, not in the app's start-up, so a bad folder is one line
     _clean_errors(upgrade_to_head)
     if not _clean_errors(_has_admin):
         typer.echo(
             "No administrator account yet. Create one with:\n"
-            "  pcap-analyzer users create-admin --username admin --email admin@example.org",
+            f"  {own_command()} users create-admin --username admin --email admin@example.org",
             err=True,
         )
     uvicorn.run("app.main:app", host=host, port=port, proxy_headers=False)
@@ -62,6 +61,7 @@ def worker(
     """Run a standalone analysis worker against the configured database and DATA_DIR."""
     from app.worker.run import main
 
+    _clean_errors(_prepare_data_dir)
     _clean_errors(lambda: main(concurrency))
 
 

@@ -7,30 +7,105 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from pcap_analyzer.report.model import AnalysisResult
 
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Diagnose network performance from packet captures."
+
+class _PlainHelp:
+    """Help text as people write it: `FILE` in the usage line (Typer writes `{file}` for a required
+    argument) and nothing after a flag in the options table (Typer shows `<bool>` for flags that take no
+    value). Mixed into every command and group of the command line."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""  # shown verbatim in the type column
+        return params
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [p[1:-1].upper() if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
+class PlainHelpGroup(_PlainHelp, TyperGroup):
+    """A Typer group with plain help text (see _PlainHelp)."""
+
+
+class PlainHelpCommand(_PlainHelp, TyperCommand):
+    """A Typer command with plain help text (see _PlainHelp)."""
+
+
+class PlainHelpTyper(typer.Typer):
+    """typer.Typer whose group and commands (unless given another `cls`) have plain help text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", PlainHelpGroup)
+        super().__init__(**kwargs)
+
+    def command(
+        self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kwargs: Any
+    ) -> Any:
+        return super().command(name, cls=cls or PlainHelpCommand, **kwargs)
+
+
+app = PlainHelpTyper(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Diagnose network performance from packet captures.",
 )
 
+# Exit codes of every command (README, "Command line"): 0 done; 1 an unexpected failure (a bug: the traceback
+# is printed); 2 an expected failure reported in one line (bad argument, input, configuration, setting,
+# unusable path, unreachable database); 130 interrupted (Ctrl-C).
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"pcap-analyzer {version('pcap-analyzer')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("pcap-analyzer (not installed)")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
     """pcap-analyzer: network latency and performance diagnosis from pcap/pcapng captures."""
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     sys.stderr.write(f"error: {message}\n")
     return typer.Exit(code)
+
+
+def _remove_partial(paths: list[Path]) -> None:
+    """Delete the temporary files an interrupted or failed writer left next to its target."""
+    for path in paths:
+        path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+
+
+def _interrupted(written: list[Path], wanted: list[Path]) -> typer.Exit:
+    missing = [str(p) for p in wanted if p not in written]
+    done = f"; written: {', '.join(map(str, written))}" if written else ""
+    sys.stderr.write(f"interrupted: not written: {', '.join(missing) or 'nothing'}{done}\n")
+    return typer.Exit(EXIT_INTERRUPTED)
 
 
 def _default_paths(capture: Path, out_dir: Path) -> tuple[Path, Path]:
@@ -51,7 +126,9 @@ def _write_html(result: AnalysisResult, path: Path) -> bool:
 
 @app.command()
 def analyze(
-    file: Annotated[Path, typer.Argument(help="Capture file (pcap, pcapng; gzip/zstd compressed too).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="Capture file (pcap, pcapng; gzip/zstd compressed too).")
+    ],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
     output_dir: Annotated[
@@ -75,6 +152,8 @@ def analyze(
         gc.freeze()
         gc.enable()
 
+    if file.is_dir():
+        raise _fail(f"{file} is a directory, not a capture file")
     if not file.is_file():
         raise _fail(f"{file}: no such capture file")
     try:
@@ -83,6 +162,7 @@ def analyze(
         raise _fail(str(exc)) from None
     if json_out is None and html_out is None:
         json_out, html_out = _default_paths(file, output_dir)
+    wanted = [p for p in (json_out, html_out) if p is not None]
     show = not quiet and sys.stderr.isatty()
     try:
         if show:
@@ -94,17 +174,23 @@ def analyze(
         raise _fail(str(exc)) from None  # the message names the file
     except OSError as exc:
         raise _fail(f"{file}: {exc.strerror or exc}") from None
-    written = []
+    except KeyboardInterrupt:
+        raise _interrupted([], wanted) from None
+    written: list[Path] = []
     try:
-        for path in (json_out, html_out):
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+        for path in wanted:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Each writer renames a complete temporary file into place, so a report is whole or absent.
         if json_out is not None:
             written.append(write_json(result, json_out))
         if html_out is not None and _write_html(result, html_out):
             written.append(html_out)
     except OSError as exc:
+        _remove_partial(wanted)
         raise _fail(f"cannot write the report: {exc}") from None
+    except KeyboardInterrupt:
+        _remove_partial(wanted)
+        raise _interrupted(written, wanted) from None
     if result.capture.truncated:
         reasons = "; ".join(w.reason for w in result.capture.warnings[:2]) or "reading stopped early"
         sys.stderr.write(
@@ -225,6 +311,9 @@ def run(command: typer.Typer) -> NoReturn:
         code: object = 0
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (while starting up, in a server)
+        sys.stderr.write("interrupted\n")
+        code = EXIT_INTERRUPTED
     if code is None:
         code = 0
     elif not isinstance(code, int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # Same budget as pcap_analyzer.capture.open.CHUNK_BYTES (not imported: loading a config needs no NumPy).
 CHUNK_BYTES = 8 << 20
@@ -16,70 +16,110 @@ class ConfigError(ValueError):
 
 
 class AnalysisConfig(BaseModel):
-    """Thresholds and caps of one analysis. Unknown keys are refused so a typo never goes unnoticed."""
+    """Thresholds and caps of one analysis. Unknown keys are refused so a typo never goes unnoticed.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Every value has bounds: a setting that would divide by (nearly) zero or ask for gigabytes of memory is
+    refused when the configuration is read, not halfway through an analysis.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # reading
-    chunk_bytes: int = Field(default=CHUNK_BYTES, ge=64 * 1024, description="Bytes of records per chunk.")
+    chunk_bytes: int = Field(
+        default=CHUNK_BYTES, ge=64 * 1024, le=1 << 30, description="Bytes of records per chunk."
+    )
     # flows
     tcp_idle_split_s: float = Field(
         default=600.0,
-        gt=0,
+        ge=0.001,
+        le=31_536_000,
         description="A SYN after this much idle time on a 5-tuple starts a new tcp.stream.",
     )
     # traffic shape
     gap_threshold_s: float = Field(
-        default=1.0, gt=0, description="Silence longer than this is reported as a gap."
+        default=1.0, ge=0.001, le=86_400, description="Silence longer than this is reported as a gap."
     )
     burst_factor: float = Field(
         default=5.0,
         gt=1,
+        le=1_000_000,
         description="A window with burst_factor x the median packets per window is a burst.",
     )
-    burst_bucket_s: float = Field(default=0.1, gt=0, description="Window width used for burst detection.")
-    burst_min_packets: int = Field(
-        default=50, ge=1, description="A burst window holds at least this many packets."
+    burst_bucket_s: float = Field(
+        default=0.1, ge=0.001, le=3600, description="Window width used for burst detection."
     )
-    timeline_bucket_s: float = Field(default=1.0, gt=0, description="Bucket width of the timeline series.")
+    burst_min_packets: int = Field(
+        default=50, ge=1, le=1_000_000_000, description="A burst window holds at least this many packets."
+    )
+    timeline_bucket_s: float = Field(
+        default=0.01,
+        ge=0.001,
+        le=86_400,
+        description="Narrowest timeline bucket; it doubles until the capture fits in 2,000 buckets.",
+    )
     # TCP
     slow_handshake_ms: float = Field(
-        default=200.0, gt=0, description="SYN to SYN/ACK slower than this is slow."
+        default=200.0, gt=0, le=600_000, description="SYN to SYN/ACK slower than this is slow."
     )
-    high_rtt_ms: float = Field(default=150.0, gt=0, description="ACK RTT p95 above this is reported as high.")
-    retrans_warning_pct: float = Field(default=1.0, ge=0, description="Retransmitted segments (%) that warn.")
+    high_rtt_ms: float = Field(
+        default=150.0, gt=0, le=600_000, description="ACK RTT p95 above this is reported as high."
+    )
+    retrans_warning_pct: float = Field(
+        default=1.0, ge=0, le=100, description="Retransmitted segments (%) that warn."
+    )
     retrans_critical_pct: float = Field(
-        default=5.0, ge=0, description="Retransmitted segments (%) that are critical."
+        default=5.0, ge=0, le=100, description="Retransmitted segments (%) that are critical."
     )
     rto_time_warning_pct: float = Field(
-        default=10.0, ge=0, description="Share of a connection's duration spent waiting for RTOs that warns."
+        default=10.0,
+        ge=0,
+        le=100,
+        description="Share of a connection's duration spent waiting for RTOs that warns.",
     )
     # DNS
-    dns_slow_ms: float = Field(default=100.0, gt=0, description="DNS responses slower than this are slow.")
+    dns_slow_ms: float = Field(
+        default=100.0, gt=0, le=600_000, description="DNS responses slower than this are slow."
+    )
     # UDP
-    jitter_warning_ms: float = Field(default=30.0, gt=0, description="Mean RFC 3550 jitter above this warns.")
+    jitter_warning_ms: float = Field(
+        default=30.0, gt=0, le=600_000, description="Mean RFC 3550 jitter above this warns."
+    )
     udp_stream_min_packets: int = Field(
-        default=20, ge=2, description="UDP flows with fewer packets get no jitter row."
+        default=20, ge=2, le=1_000_000_000, description="UDP flows with fewer packets get no jitter row."
     )
     # report caps
     max_connections: int = Field(
-        default=500, ge=1, description="Connections listed in the report (worst first)."
+        default=500, ge=1, le=100_000, description="Connections listed in the report (worst first)."
     )
-    max_flagged_packets: int = Field(default=50, ge=0, description="Flagged packets listed per connection.")
+    max_flagged_packets: int = Field(
+        default=50, ge=0, le=10_000, description="Flagged packets listed per connection."
+    )
     detail_connections: int = Field(
-        default=10, ge=0, description="Worst connections that get a time-series drill-down."
+        default=10, ge=0, le=100, description="Worst connections that get a time-series drill-down."
     )
     detail_points: int = Field(
-        default=2000, ge=10, description="Points per series in a connection drill-down."
+        default=2000, ge=10, le=20_000, description="Points per series in a connection drill-down."
     )
-    max_talkers: int = Field(default=20, ge=1, description="Top talkers and conversations listed.")
-    max_udp_streams: int = Field(default=100, ge=0, description="UDP streams listed.")
+    max_talkers: int = Field(default=20, ge=1, le=10_000, description="Top talkers and conversations listed.")
+    max_udp_streams: int = Field(default=100, ge=0, le=10_000, description="UDP streams listed.")
     max_dns_examples: int = Field(
-        default=50, ge=0, description="Unanswered/error/slowest DNS queries listed."
+        default=50, ge=0, le=10_000, description="Unanswered/error/slowest DNS queries listed."
     )
-    max_gaps: int = Field(default=100, ge=0, description="Gaps and bursts listed.")
-    max_evidence_frames: int = Field(default=20, ge=1, description="Frame numbers quoted per finding.")
-    max_findings: int = Field(default=30, ge=1, description="Findings listed.")
+    max_gaps: int = Field(default=100, ge=0, le=10_000, description="Gaps and bursts listed.")
+    max_evidence_frames: int = Field(
+        default=20, ge=1, le=1000, description="Frame numbers quoted per finding."
+    )
+    max_findings: int = Field(default=30, ge=1, le=1000, description="Findings listed.")
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> AnalysisConfig:
+        if self.retrans_warning_pct > self.retrans_critical_pct:
+            raise ValueError(
+                f"retrans_warning_pct ({self.retrans_warning_pct:g}) is above "
+                f"retrans_critical_pct ({self.retrans_critical_pct:g}): a warning threshold must not "
+                "exceed its critical one"
+            )
+        return self
 
     def as_report_dict(self) -> dict[str, float | int | str | bool]:
         """The values as the flat mapping stored in AnalysisResult.config."""
@@ -92,6 +132,8 @@ def _format_errors(exc: ValidationError, source: str) -> str:
         key = ".".join(str(p) for p in err["loc"]) or "(root)"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
+        elif err["type"] == "value_error" and key == "(root)":
+            parts.append(str(err["ctx"]["error"]) if "ctx" in err else err["msg"])
         else:
             parts.append(f"{key}: {err['msg']}")
     return f"invalid configuration in {source}: " + "; ".join(parts)
@@ -103,6 +145,14 @@ def config_from_mapping(values: dict[str, Any], source: str = "mapping") -> Anal
         return AnalysisConfig.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
+
+
+def _yaml_error(path: Path, exc: Exception) -> str:
+    """One line: the file, the line and column, and what is wrong there (PyYAML's own text is 4+ lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"configuration file {path} is not valid YAML{where}: {problem}"
 
 
 def load_config(path: str | Path) -> AnalysisConfig:
@@ -120,7 +170,10 @@ def load_config(path: str | Path) -> AnalysisConfig:
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {p}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"configuration file {p} is not valid YAML: {exc}") from None
+        raise ConfigError(_yaml_error(p, exc)) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (sys.int_info), bytes that are not UTF-8
+        what = "a number with too many digits" if "digits" in str(exc) else str(exc)
+        raise ConfigError(f"configuration file {p} cannot be read: {what}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

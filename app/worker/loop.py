@@ -93,6 +93,7 @@ class Worker:
         ensure_dirs(self.data_dir)
         log.info("worker %s started with %d slot(s)", self.worker_id, self.concurrency)
         await asyncio.gather(*(self._slot(stop) for _ in range(self.concurrency)))
+        log.info("worker %s stopped", self.worker_id)
 
     async def _slot(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -175,6 +176,14 @@ class Worker:
             )
             if not ok:
                 remove_files(json_path, html_path)
+                return
+            log.info(
+                "task %s: completed (%s packets, health %s)%s",
+                task.task_id,
+                outcome.get("total_packets"),
+                outcome.get("health_score"),
+                f" with a warning: {outcome['warning']}" if outcome.get("warning") else "",
+            )
             return
         if outcome.get("event") == "error":
             reason = f"not an analysable capture: {outcome.get('message')}"

@@ -75,7 +75,7 @@ def test_bad_setting_from_the_command_line(tmp_path: Path) -> None:
         [str(CLI), "users", "create-admin", "--username", "admin", "--email", "a@ex.org", "--password-stdin"],
         input="a-long-enough-password\n", cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: invalid setting REPORT_TTL_HOURS: Input should be greater than 0"
     ]

@@ -51,6 +51,8 @@ def test_standalone_worker_runs_queued_tasks(
         assert final["status"] == "completed", (final, (tmp_path / "worker.log").read_text()[-3000:])
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
+        logged = (tmp_path / "worker.log").read_text()
+        assert f"task {task_id}: completed (" in logged and " stopped" in logged.splitlines()[-1], logged
     finally:
         if worker is not None and worker.poll() is None:
             worker.kill()

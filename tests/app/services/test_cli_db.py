@@ -62,7 +62,7 @@ async def test_create_admin_from_stdin(fresh_database_url: str, tmp_path: Path) 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     done = cli("postgresql://u:topsecret@127.0.0.1:1/pcap", tmp_path, "db", "upgrade")
-    assert done.returncode == 1
+    assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot connect to database 'pcap' on 127.0.0.1:1")
     assert "topsecret" not in done.stderr
