@@ -103,6 +103,14 @@
     if (charts.indexOf(node) < 0) charts.push(node);
   }
 
+  /* "stream 7" (a key of timeline.top_connections) as "10.0.0.1:5000 → 10.0.0.2:80", the addresses a reader
+     knows; the stream id stays for connections the table does not list. */
+  function connectionLabel(name, byStream) {
+    var m = /^stream (\d+)$/.exec(name), c = m ? byStream[Number(m[1])] : null;
+    if (!c) return name.replace(/^stream /, "tcp.stream ");
+    return c.client + ":" + c.client_port + " → " + c.server + ":" + c.server_port;
+  }
+
   /* ---- timeline: four panels sharing one time axis ---- */
   function timeline(data) {
     var tl = data.timeline, b = tl.bucket_s || 1, traces = [];
@@ -111,8 +119,11 @@
     traces.push({ name: "client → server", x: xs, y: mbps(tl.bytes_ab), mode: "lines", line: { width: 1.5 } });
     traces.push({ name: "server → client", x: xs, y: mbps(tl.bytes_ba), mode: "lines", line: { width: 1.5, dash: "dot" } });
     traces.push({ name: "all packets", x: xs, y: mbps(tl.bytes_total), mode: "lines", line: { width: 1, dash: "dash" }, visible: "legendonly" });
+    var byStream = {};
+    data.connections.forEach(function (c) { byStream[c.stream] = c; });
     Object.keys(tl.top_connections).forEach(function (name) {
-      traces.push({ name: name, x: xs, y: mbps(tl.top_connections[name]), mode: "lines", line: { width: 1 }, visible: "legendonly" });
+      traces.push({ name: connectionLabel(name, byStream), x: xs, y: mbps(tl.top_connections[name]), mode: "lines",
+        line: { width: 1 }, visible: "legendonly" });
     });
     var symbols = ["x", "diamond", "square", "triangle-up", "circle-open", "star", "cross", "triangle-down"];
     Object.keys(tl.events).forEach(function (name, k) {
@@ -137,15 +148,28 @@
     });
   }
 
+  /* DNS response times: the bins are log-spaced (1, 2, 5, 10 ms...), so they are drawn as rectangles on a
+     log axis where every bin has its true width; the first bin (from 0) starts at a tenth of its end. */
   function dnsHistogram(data) {
-    var h = data.dns.histogram_ms;
+    var h = data.dns.histogram_ms.filter(function (r) { return r[1] > 0; });
     if (!h.length) return;
-    plot("dns-hist", [{
-      type: "bar", name: "responses",
-      x: h.map(function (r) { return (r[0] + r[1]) / 2; }), width: h.map(function (r) { return r[1] - r[0]; }),
-      y: h.map(function (r) { return r[2]; }),
-      hovertemplate: "%{y} responses<extra></extra>",
-    }], { xaxis: { title: { text: "response time (ms)" } }, yaxis: { title: { text: "responses" } }, showlegend: false });
+    var xs = [], ys = [], mids = [], texts = [];
+    h.forEach(function (r) {
+      var lo = r[0] > 0 ? r[0] : r[1] / 10, hi = r[1];
+      xs.push(lo, lo, hi, hi, lo, null); ys.push(0, r[2], r[2], 0, 0, null);
+      mids.push(Math.sqrt(lo * hi));
+      texts.push(r[0] + "–" + Number(r[1].toPrecision(4)) + " ms: " + r[2].toLocaleString() + " responses");
+    });
+    // at least two decades wide, so one busy bin is a bar among the others rather than a wall
+    var a = Math.log10(Math.min.apply(null, xs.filter(function (x) { return x !== null; })));
+    var z = Math.log10(Math.max.apply(null, xs.filter(function (x) { return x !== null; })));
+    var pad = Math.max(0, (2 - (z - a)) / 2);
+    plot("dns-hist", [
+      { type: "scatter", mode: "lines", x: xs, y: ys, fill: "toself", hoverinfo: "skip", line: { width: 1 } },
+      { type: "scatter", mode: "markers", x: mids, y: h.map(function (r) { return r[2]; }), text: texts,
+        marker: { size: 1, opacity: 0 }, hovertemplate: "%{text}<extra></extra>" },
+    ], { xaxis: { type: "log", range: [a - pad - 0.05, z + pad + 0.05], title: { text: "response time (ms, log scale)" } },
+         yaxis: { title: { text: "responses" }, rangemode: "tozero" }, showlegend: false });
   }
 
   /* ---- connections table ---- */
@@ -319,10 +343,10 @@
       { name: "retransmissions", x: retr.x, y: retr.y, mode: "markers", marker: { size: 9, symbol: "x", color: css("--poor") } },
       { name: "out of order / after a gap", x: ooo.x, y: ooo.y, mode: "markers", marker: { size: 8, symbol: "diamond-open", color: css("--fair") } },
       { name: "ACK", x: d.ack.map(function (a) { return a[0]; }), y: d.ack.map(function (a) { return a[1]; }), mode: "lines", line: { shape: "hv", width: 1 } },
-    ], { title: { text: "Sequence number over time (tcptrace)" }, xaxis: { title: { text: "seconds since first packet" } }, yaxis: { title: { text: "relative sequence number" } } });
+    ], { xaxis: { title: { text: "seconds since first packet" } }, yaxis: { title: { text: "relative sequence number" } } });
     plot("win-chart", [
       { name: "receive window", x: d.window.map(function (w) { return w[0]; }), y: d.window.map(function (w) { return w[1]; }), mode: "lines+markers", line: { shape: "hv" }, marker: { size: 3 } },
-    ], { title: { text: "Receive window over time" }, xaxis: { title: { text: "seconds since first packet" } }, yaxis: { title: { text: "bytes" }, rangemode: "tozero" }, showlegend: false });
+    ], { xaxis: { title: { text: "seconds since first packet" } }, yaxis: { title: { text: "bytes" }, rangemode: "tozero" }, showlegend: false });
   }
 
   function localTimes() {
