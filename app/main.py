@@ -126,7 +126,8 @@ def _mount_static(app: FastAPI) -> None:
 
 def create_app() -> FastAPI:
     """Build the application (settings are read when it starts)."""
-    application = FastAPIOffline(title="pcap-analyzer", version="0.1.0", lifespan=lifespan)
+    # ReDoc is served by app.web.pages (its logo from here, not from a CDN).
+    application = FastAPIOffline(title="pcap-analyzer", version="0.1.0", lifespan=lifespan, redoc_url=None)
     install_error_handlers(application)
     application.add_middleware(SecurityHeaders)
     for module in (auth, admin, uploads, tasks, reports, progress, health):
@@ -135,6 +136,7 @@ def create_app() -> FastAPI:
     from app.web import pages
 
     application.include_router(pages.router)
+    pages.install_html_not_found(application)
     _mount_static(application)
     return application
 

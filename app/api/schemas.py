@@ -5,6 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from app.models.task import UtcDateTime
+from app.security import MIN_PASSWORD_LENGTH
+
+# The password policy (app.security) checks the length and gives the clearer message; the schema states the
+# same minimum so API clients see the real rule.
+_NEW_PASSWORD_SCHEMA = {"minLength": MIN_PASSWORD_LENGTH}
 
 
 class ErrorOut(BaseModel):
@@ -62,12 +67,12 @@ class UserList(BaseModel):
 class RegisterIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=1, max_length=1024, json_schema_extra=_NEW_PASSWORD_SCHEMA)
 
 
 class PasswordChangeIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024, json_schema_extra=_NEW_PASSWORD_SCHEMA)
 
 
 class AdminCreateUserIn(BaseModel):

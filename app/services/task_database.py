@@ -49,6 +49,7 @@ class ClaimedTask:
     file_path: str
     attempts: int
     max_attempts: int
+    filename: str = ""  # the name it was uploaded under, shown in its reports
 
 
 def _to_task(row: Mapping[str, Any]) -> Task:
@@ -255,11 +256,13 @@ class TaskDatabase:
                 started_at=now,
                 error_message=None,
             )
-            .returning(tasks.c.task_id, tasks.c.file_path, tasks.c.attempts, tasks.c.max_attempts)
+            .returning(
+                tasks.c.task_id, tasks.c.file_path, tasks.c.attempts, tasks.c.max_attempts, tasks.c.filename
+            )
         )
         async with self.engine.begin() as conn:
             row = (await conn.execute(stmt)).first()
-        return None if row is None else ClaimedTask(row[0], row[1], row[2], row[3])
+        return None if row is None else ClaimedTask(row[0], row[1], row[2], row[3], row[4] or "")
 
     def _held(self, task_id: str, worker_id: str) -> sa.ColumnElement[bool]:
         return sa.and_(

@@ -126,6 +126,7 @@ class Worker:
             task.file_path,
             str(json_path),
             str(html_path),
+            *([task.filename] if task.filename else []),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

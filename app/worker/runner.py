@@ -1,4 +1,4 @@
-"""The engine in a child process: `python -m app.worker.runner CAPTURE JSON_OUT HTML_OUT`.
+"""The engine in a child process: `python -m app.worker.runner CAPTURE JSON_OUT HTML_OUT [DISPLAY_NAME]`.
 
 It runs `pcap_analyzer.analyze`, writes both reports and talks to its parent through JSON lines on stdout:
     {"event": "progress", "phase": ..., "bytes_done": ..., "bytes_total": ..., "packets": ...}
@@ -51,8 +51,9 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run(capture: Path, json_out: Path, html_out: Path) -> int:
-    """Analyse `capture` and write both reports; the process exit status."""
+def run(capture: Path, json_out: Path, html_out: Path, display_name: str | None = None) -> int:
+    """Analyse `capture` and write both reports (naming the capture `display_name`, the name it was
+    uploaded under, rather than its stored file name); the process exit status."""
     from pcap_analyzer import analyze
     from pcap_analyzer.errors import CaptureFormatError
 
@@ -61,6 +62,8 @@ def run(capture: Path, json_out: Path, html_out: Path) -> int:
     except CaptureFormatError as exc:
         _emit("error", message=str(exc))
         return 2
+    if display_name:
+        result.capture.file_name = display_name
     from pcap_analyzer.report.html import render_html
 
     _write_atomic(json_out, result.model_dump_json())
@@ -77,10 +80,10 @@ def run(capture: Path, json_out: Path, html_out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3:
-        sys.stderr.write("usage: python -m app.worker.runner CAPTURE JSON_OUT HTML_OUT\n")
+    if len(args) not in (3, 4):
+        sys.stderr.write("usage: python -m app.worker.runner CAPTURE JSON_OUT HTML_OUT [DISPLAY_NAME]\n")
         return 64
-    return run(Path(args[0]), Path(args[1]), Path(args[2]))
+    return run(Path(args[0]), Path(args[1]), Path(args[2]), args[3] if len(args) == 4 else None)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,19 @@ const UI = (() => {
     return me;
   }
 
+  /** One line on a completed analysis: packets and health score (and its warning), from its status. */
+  async function showSummary(taskId, text) {
+    try {
+      const t = await api("GET", `/api/status/${encodeURIComponent(taskId)}`);
+      const parts = [];
+      if (t.total_packets != null) parts.push(`${Number(t.total_packets).toLocaleString()} packets analysed`);
+      if (t.health_score != null) parts.push(`health ${t.health_score}/100`);
+      let line = `Completed: ${parts.join(", ") || "report ready"}.`;
+      if (t.warning_message) line += ` Warning: ${t.warning_message}`;
+      text.textContent = line;
+    } catch (_) { /* keep the plain "Completed." */ }
+  }
+
   /** Follow an analysis over Server-Sent Events until it completes or fails. */
   function watchProgress(taskId) {
     const bar = document.getElementById("analysis-progress");
@@ -122,6 +135,7 @@ const UI = (() => {
         if (json) json.href = `/api/reports/${encodeURIComponent(taskId)}/json`;
         done.hidden = false;
         text.textContent = p.warning_message ? `Completed with a warning: ${p.warning_message}` : "Completed.";
+        showSummary(taskId, text);
       } else {
         text.textContent = `Analysis ${p.status}: ${p.error_message || p.message || "no reason given"}`;
       }
@@ -182,6 +196,11 @@ const Pages = {
     input.addEventListener("change", () => {
       document.getElementById("drop-help").textContent = input.files[0] ? input.files[0].name : "";
     });
+    const resetUpload = () => {  // a rejected upload leaves no bar at 100 %
+      document.getElementById("upload-progress").value = 0;
+      document.getElementById("upload-percent").textContent = "0%";
+      document.getElementById("upload-status").hidden = true;
+    };
     document.getElementById("upload-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const file = input.files[0];
@@ -209,17 +228,29 @@ const Pages = {
           document.getElementById("upload-percent").textContent = "100%";
           UI.watchProgress(body.task_id);
         } else {
+          resetUpload();
           UI.flash((body && body.detail) || `Upload failed (${xhr.status})`);
         }
       });
-      xhr.addEventListener("error", () => UI.flash("Upload failed: the connection was interrupted."));
+      xhr.addEventListener("error", () => { resetUpload(); UI.flash("Upload failed: the connection was interrupted."); });
       xhr.send(data);
     });
   },
 
   async task() {
     if (!(await UI.requireUser())) return;
-    UI.watchProgress(document.getElementById("task").dataset.taskId);
+    const taskId = document.getElementById("task").dataset.taskId;
+    try {
+      const t = await UI.api("GET", `/api/status/${encodeURIComponent(taskId)}`);
+      document.getElementById("task-file").textContent = t.filename;
+      document.title = `Analysis of ${t.filename} · pcap-analyzer`;
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      document.getElementById("task-missing").hidden = false;
+      document.getElementById("task-progress").hidden = true;
+      return;
+    }
+    UI.watchProgress(taskId);
   },
 
   async history() {
@@ -227,6 +258,11 @@ const Pages = {
     if (!me) return;
     const isAdmin = me.role === "admin";
     document.querySelectorAll(".owner-col").forEach((th) => { th.hidden = !isAdmin; });
+    if (isAdmin) {  // the API lists every user's analyses to an administrator
+      document.getElementById("history-title").textContent = "All analyses";
+      document.title = "All analyses · pcap-analyzer";
+    }
+    const cell = (label, text, cls) => { const td = UI.el("td", text, cls); td.dataset.label = label; return td; };
     const tbody = document.querySelector("#history-table tbody");
     const load = async () => {
       const data = await UI.api("GET", "/api/history");
@@ -236,14 +272,19 @@ const Pages = {
       for (const t of tasks) {
         const tr = document.createElement("tr");
         tr.dataset.taskId = t.task_id;
-        tr.appendChild(UI.el("td", t.filename));
-        if (isAdmin) tr.appendChild(UI.el("td", t.owner_username || t.owner_id || ""));
-        tr.appendChild(UI.el("td", UI.fmtDate(t.uploaded_at)));
-        tr.appendChild(UI.el("td", t.status, `status status-${t.status}`));
-        tr.appendChild(UI.el("td", t.total_packets != null ? Number(t.total_packets).toLocaleString() : "", "num"));
-        tr.appendChild(UI.el("td", t.health_score != null ? t.health_score : "", "num"));
+        tr.appendChild(cell("File", t.filename));
+        if (isAdmin) tr.appendChild(cell("Owner", t.owner_username || t.owner_id || ""));
+        tr.appendChild(cell("Uploaded", UI.fmtDate(t.uploaded_at)));
+        const status = cell("Status", t.status, `status status-${t.status}`);
+        if (t.status === "completed" && t.warning_message) {
+          status.appendChild(UI.el("span", "with a warning", "status-warning"));
+          status.title = t.warning_message;
+        }
+        tr.appendChild(status);
+        tr.appendChild(cell("Packets", t.total_packets != null ? Number(t.total_packets).toLocaleString() : "", "num"));
+        tr.appendChild(cell("Health", t.health_score != null ? t.health_score : "", "num"));
         const left = t.expires_at ? (new Date(t.expires_at) - Date.now()) / 1000 : null;
-        tr.appendChild(UI.el("td", left === null ? "" : UI.fmtDuration(left)));
+        tr.appendChild(cell("Expires in", left === null ? "" : UI.fmtDuration(left)));
         const actions = document.createElement("td");
         if (t.status === "completed") {
           const a = UI.el("a", "Report");
@@ -300,7 +341,8 @@ const Pages = {
   async admin() {
     const me = await UI.requireUser();
     if (!me) return;
-    if (me.role !== "admin") { UI.flash("Administrators only."); return; }
+    if (me.role !== "admin") { document.getElementById("admins-only").hidden = false; return; }
+    document.getElementById("admin-panel").hidden = false;
     const tbody = document.querySelector("#users-table tbody");
     const filter = document.getElementById("user-filter");
     const statusOf = (u) => (!u.is_active ? "blocked" : u.is_approved ? "approved" : "pending");
