@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -98,7 +99,8 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 def _remove_partial(paths: list[Path]) -> None:
     """Delete the temporary files an interrupted or failed writer left next to its target."""
     for path in paths:
-        path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # absent, or its folder was never made
+            path.with_name(path.name + ".tmp").unlink()
 
 
 def _interrupted(written: list[Path], wanted: list[Path]) -> typer.Exit:
@@ -187,7 +189,8 @@ def analyze(
             written.append(html_out)
     except OSError as exc:
         _remove_partial(wanted)
-        raise _fail(f"cannot write the report: {exc}") from None
+        where = exc.filename if exc.filename is not None else "the report"
+        raise _fail(f"cannot write {where}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         _remove_partial(wanted)
         raise _interrupted(written, wanted) from None

@@ -82,6 +82,13 @@ def test_a_directory_is_named_as_such(tmp_path: Path) -> None:
     assert line == f"error: {tmp_path} is a directory, not a capture file"
 
 
+def test_unwritable_report_folder_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    line = _one_error_line(_run("analyze", DEMO, "--json", blocker / "out" / "r.json", "-q", cwd=tmp_path))
+    assert line == f"error: cannot write {blocker / 'out'}: Not a directory"
+
+
 def test_version_and_plain_help(tmp_path: Path) -> None:
     from importlib.metadata import version
 
