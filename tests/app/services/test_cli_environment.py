@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,37 @@ def test_serve_hint_names_a_command_that_works(tmp_path: Path) -> None:
     )
     assert created.returncode == 0, created.stderr
     assert "administrator 'admin' created" in created.stdout
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder under /tmp that another user can enter: `ro` (read-only for them) and `rw` (writable)."""
+    root = Path(tempfile.mkdtemp(prefix="cli-perm-"))
+    try:
+        root.chmod(0o755)
+        (root / "ro").mkdir(mode=0o755)
+        (root / "rw").mkdir()
+        (root / "rw").chmod(0o777)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", [["worker"], ["db", "upgrade"], ["serve", "--port", "1"]])
+def test_permission_denied_is_one_line(shared_dir: Path, command: list[str]) -> None:
+    """A folder the service's user may not create (root may create anything, so run as `nobody`)."""
+    ro, rw = shared_dir / "ro", shared_dir / "rw"
+    as_other_user = (
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    )
+    sqlite_in_ro = command == ["db", "upgrade"]
+    env = subprocess_env(
+        DATA_DIR=str((rw if sqlite_in_ro else ro) / "data"),
+        DATABASE_URL=f"sqlite:///{(ro / 'db') if sqlite_in_ro else rw}/app.sqlite",
+    )
+    done = subprocess.run(
+        [*as_other_user, str(CLI), *command], cwd=rw, env=env, capture_output=True, text=True, timeout=120
+    )
+    denied = (ro / "db") if sqlite_in_ro else (ro / "data")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"error: cannot use {denied}: Permission denied"], done.stderr
