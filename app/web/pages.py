@@ -85,9 +85,7 @@ async def redoc(request: Request) -> HTMLResponse:
 def _wants_html(request: Request) -> bool:
     """A browser navigating to a page (not the API, not a script's fetch)."""
     accept = request.headers.get("accept", "")
-    return (
-        request.method == "GET" and not request.url.path.startswith("/api/") and "text/html" in accept
-    )
+    return request.method == "GET" and not request.url.path.startswith("/api/") and "text/html" in accept
 
 
 def install_html_not_found(app: FastAPI) -> None:
