@@ -27,7 +27,7 @@ from app.services.progress import ProgressStore
 from app.services.storage import ensure_dirs
 from app.services.task_database import TaskDatabase
 from app.services.user_database import get_user_db_service
-from app.worker.loop import Worker
+from app.worker.loop import worker_from_settings
 
 log = logging.getLogger("app")
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -73,13 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if settings.WORKER_ENABLED:
-        services.worker = Worker(
-            services.tasks,
-            services.progress,
-            data_dir=Path(settings.DATA_DIR),
-            concurrency=settings.WORKER_CONCURRENCY,
-            lease_seconds=settings.TASK_LEASE_SECONDS,
-        )
+        services.worker = worker_from_settings(services.tasks, services.progress, settings)
         background.append(asyncio.create_task(services.worker.run(stop)))
     background.append(
         asyncio.create_task(_cleanup_loop(services, stop, settings.CLEANUP_INTERVAL_MINUTES * 60))

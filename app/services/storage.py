@@ -1,6 +1,6 @@
 """Files under DATA_DIR: uploads streamed to disk with size, type and decompression checks; report paths.
 
-Names come from task ids only: uploads/<task-id>.<ext>, reports/<task-id>.{json,html}.
+Names come from task ids only: uploads/<task-id>.<ext>, reports/<task-id>/<attempt>.{json,html}.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import re
+import shutil
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator
@@ -78,10 +79,25 @@ def ensure_dirs(data_dir: Path) -> None:
     reports_dir(data_dir).mkdir(parents=True, exist_ok=True)
 
 
-def report_paths(data_dir: Path, task_id: str) -> tuple[Path, Path]:
-    """(json, html) report paths of a task."""
-    base = reports_dir(data_dir)
-    return base / f"{task_id}.json", base / f"{task_id}.html"
+def task_reports_dir(data_dir: Path, task_id: str) -> Path:
+    """reports/<task-id>/: the report files of every attempt of one task."""
+    return reports_dir(data_dir) / task_id
+
+
+def report_paths(data_dir: Path, task_id: str, attempt: int) -> tuple[Path, Path]:
+    """(json, html) report paths of one attempt: reports/<task-id>/<attempt>.{json,html}.
+
+    Each attempt writes only its own files, so an attempt that lost its lease can never overwrite or
+    delete the reports of the attempt that completed the task. Tasks completed before this layout keep
+    the reports/<task-id>.{json,html} paths recorded in their row, which are served as they are.
+    """
+    base = task_reports_dir(data_dir, task_id)
+    return base / f"{attempt}.json", base / f"{attempt}.html"
+
+
+def remove_task_reports(data_dir: Path, task_id: str) -> None:
+    """Delete reports/<task-id>/ with every attempt's files (the task itself is gone)."""
+    shutil.rmtree(task_reports_dir(data_dir, task_id), ignore_errors=True)
 
 
 def sanitize_filename(name: str | None, max_length: int = 200) -> str:

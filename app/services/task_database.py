@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.tables import tasks, users
+from app.db.tables import progress_snapshots, tasks, users
 from app.errors import AppError
 from app.models.task import ANALYSIS_KIND, Task, TaskStatus
 
@@ -47,7 +47,7 @@ class ClaimedTask:
 
     task_id: str
     file_path: str
-    attempts: int
+    attempts: int  # this attempt's number (1, 2, ...): the fencing token of every write it makes
     max_attempts: int
 
 
@@ -261,29 +261,51 @@ class TaskDatabase:
             row = (await conn.execute(stmt)).first()
         return None if row is None else ClaimedTask(row[0], row[1], row[2], row[3])
 
-    def _held(self, task_id: str, worker_id: str) -> sa.ColumnElement[bool]:
+    def _held(self, task: ClaimedTask, worker_id: str) -> sa.ColumnElement[bool]:
+        """The fence: this task, still processing, by this worker, in this very attempt."""
         return sa.and_(
-            tasks.c.task_id == task_id,
+            tasks.c.task_id == task.task_id,
             tasks.c.worker_id == worker_id,
+            tasks.c.attempts == task.attempts,
             tasks.c.status == TaskStatus.PROCESSING.value,
         )
 
-    async def _update_held(self, task_id: str, worker_id: str, **values: Any) -> bool:
-        """Update a task this worker holds; False when it is gone or was retaken after its lease expired."""
+    async def _update_held(self, task: ClaimedTask, worker_id: str, **values: Any) -> bool:
+        """Compare-and-set on (task id, attempt, worker): False when the task is gone, finished or retaken."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(tasks.update().where(self._held(task_id, worker_id)).values(**values))
+            result = await conn.execute(tasks.update().where(self._held(task, worker_id)).values(**values))
         return result.rowcount == 1
 
-    async def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float) -> bool:
+    async def heartbeat(self, task: ClaimedTask, worker_id: str, lease_seconds: float) -> bool:
         """Extend the lease; False when the task is no longer ours."""
         now = utcnow()
         return await self._update_held(
-            task_id, worker_id, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
+            task, worker_id, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
         )
+
+    async def record_progress(
+        self, task: ClaimedTask, worker_id: str, *, phase: str, percent: float, packets: int
+    ) -> bool:
+        """Append a progress snapshot if the attempt still holds the task (one conditional INSERT)."""
+        values = {
+            "task_id": task.task_id,
+            "phase": phase,
+            "progress_percent": round(min(max(percent, 0.0), 100.0), 2),
+            "packets_processed": packets,
+            "created_at": utcnow(),
+            "attempt": task.attempts,
+        }
+        row = sa.select(
+            *(sa.literal(v, type_=progress_snapshots.c[k].type).label(k) for k, v in values.items())
+        )
+        row = row.where(sa.exists(sa.select(tasks.c.task_id).where(self._held(task, worker_id))))
+        async with self.engine.begin() as conn:
+            result = await conn.execute(progress_snapshots.insert().from_select(list(values), row))
+        return result.rowcount == 1
 
     async def complete(
         self,
-        task_id: str,
+        task: ClaimedTask,
         worker_id: str,
         *,
         total_packets: int | None,
@@ -292,12 +314,13 @@ class TaskDatabase:
         json_path: str,
         html_path: str,
     ) -> bool:
-        """Record a finished analysis; False when the task is no longer ours."""
+        """Record a finished analysis and the attempt whose reports it names; False when no longer ours."""
         return await self._update_held(
-            task_id,
+            task,
             worker_id,
             status=TaskStatus.COMPLETED.value,
             completed_at=utcnow(),
+            completed_attempt=task.attempts,
             total_packets=total_packets,
             health_score=health_score,
             warning_message=warning,
@@ -306,10 +329,10 @@ class TaskDatabase:
             lease_expires_at=None,
         )
 
-    async def fail(self, task_id: str, worker_id: str, reason: str) -> bool:
+    async def fail(self, task: ClaimedTask, worker_id: str, reason: str) -> bool:
         """Mark a task failed with its reason; False when the task is no longer ours."""
         return await self._update_held(
-            task_id,
+            task,
             worker_id,
             status=TaskStatus.FAILED.value,
             completed_at=utcnow(),
@@ -331,7 +354,10 @@ class TaskDatabase:
                     status=TaskStatus.FAILED.value,
                     completed_at=utcnow(),
                     lease_expires_at=None,
-                    error_message="the worker running this analysis stopped responding (attempts exhausted)",
+                    error_message=(
+                        "the analysis was interrupted on each of its attempts: the worker running it "
+                        "stopped renewing its lease (crashed, was stopped or lost the database)"
+                    ),
                 )
             )
         return int(result.rowcount or 0)
