@@ -14,7 +14,9 @@ import pytest
 from app.db.migrate import upgrade_to_head
 from tests.app.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.app.e2e.server import ROOT
+from tests.app.faults import pgcluster
 from tests.app.faults.captures import write_tcp_capture
+from tests.app.faults.pgcluster import PrivateCluster
 
 CAPTURE_PACKETS = 20_000
 
@@ -66,3 +68,19 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivateCluster]:
+    """A running private PostgreSQL cluster the test may stop and start (never the shared server)."""
+    reason = pgcluster.available()
+    if reason is not None:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but no private cluster: {reason}", pytrace=False)
+        pytest.skip(reason)
+    cluster = PrivateCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -22,3 +22,17 @@ def query(url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def execute(url: str, sql: str, **params: Any) -> None:
+    """Run one statement and commit."""
+
+    async def run() -> None:
+        engine = create_engine_for(url, pooled=False)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text(sql), params)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
