@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from app.db.engine import create_engine_for
+
+T = TypeVar("T")
+
+
+def _in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run in a thread of its own: callers may hold a running loop (Playwright's sync API)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def query(url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -21,7 +31,7 @@ def query(url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    return _in_thread(run)
 
 
 def execute(url: str, sql: str, **params: Any) -> None:
@@ -35,4 +45,4 @@ def execute(url: str, sql: str, **params: Any) -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    _in_thread(run)
