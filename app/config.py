@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, gt=0)
     MAX_UPLOAD_MB: int = Field(default=1024, gt=0)
     MAX_DECOMPRESSED_MB: int = Field(default=4096, gt=0)
+    # A gzip/zstd upload may expand at most this many times (real captures: 2-20x; bombs: 1000x+).
+    MAX_DECOMPRESSION_RATIO: float = Field(default=100, gt=1)
+    MAX_REQUEST_BODY_KB: int = Field(default=64, gt=0)  # every route but the upload (JSON, forms)
+    MAX_REQUEST_HEADERS_KB: int = Field(default=32, gt=0)  # all request headers together
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, "*" for any).
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)  # serve's processes
     MAX_PENDING_TASKS_PER_USER: int = Field(default=5, gt=0)
     WORKER_ENABLED: bool = True
     WORKER_CONCURRENCY: int = Field(default_factory=_default_concurrency, gt=0)

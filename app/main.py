@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import Services
 from app.api.errors import install_error_handlers
+from app.api.limits import RequestLimits
 from app.api.ratelimit import LoginLimiter
 from app.api.routes import admin, auth, health, progress, reports, tasks, uploads
 from app.config import get_settings
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
     """Build the application (settings are read when it starts)."""
     application = FastAPIOffline(title="pcap-analyzer", version="0.1.0", lifespan=lifespan)
     install_error_handlers(application)
+    application.add_middleware(RequestLimits)
     application.add_middleware(SecurityHeaders)
     for module in (auth, admin, uploads, tasks, reports, progress, health):
         application.include_router(module.router)

@@ -99,32 +99,41 @@ class TaskDatabase:
         max_attempts: int,
         max_pending: int,
     ) -> Task:
-        """Insert a pending task, refusing (429) an owner who already has `max_pending` active ones."""
+        """Insert a pending task, refusing (429) an owner who already has `max_pending` active ones.
+
+        Check and insert are one atomic step: a conditional INSERT ... SELECT ... WHERE (active count) <
+        limit. SQLite runs it under its single writer lock; on PostgreSQL the owner's users row is locked
+        first (FOR UPDATE), so parallel uploads of one owner queue up instead of all passing the count.
+        """
         now = utcnow()
+        values: dict[str, Any] = {
+            "task_id": task_id,
+            "owner_id": owner_id,
+            "filename": filename,
+            "file_path": file_path,
+            "file_size": file_size,
+            "sha256": sha256,
+            "status": TaskStatus.PENDING.value,
+            "kind": ANALYSIS_KIND,
+            "uploaded_at": now,
+            "expires_at": now + timedelta(hours=ttl_hours),
+            "attempts": 0,
+            "max_attempts": max_attempts,
+        }
+        active = (
+            sa.select(sa.func.count())
+            .select_from(tasks)
+            .where(tasks.c.owner_id == owner_id, tasks.c.status.in_(ACTIVE))
+            .scalar_subquery()
+        )
+        row = sa.select(*(sa.literal(v, type_=tasks.c[k].type).label(k) for k, v in values.items()))
+        insert = tasks.insert().from_select(list(values), row.where(active < max_pending))
         async with self.engine.begin() as conn:
-            active = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(tasks)
-                .where(tasks.c.owner_id == owner_id, tasks.c.status.in_(ACTIVE))
-            )
-            if (active or 0) >= max_pending:
-                raise TooManyPendingTasks(max_pending)
-            await conn.execute(
-                tasks.insert().values(
-                    task_id=task_id,
-                    owner_id=owner_id,
-                    filename=filename,
-                    file_path=file_path,
-                    file_size=file_size,
-                    sha256=sha256,
-                    status=TaskStatus.PENDING.value,
-                    kind=ANALYSIS_KIND,
-                    uploaded_at=now,
-                    expires_at=now + timedelta(hours=ttl_hours),
-                    attempts=0,
-                    max_attempts=max_attempts,
-                )
-            )
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.select(users.c.id).where(users.c.id == owner_id).with_for_update())
+            inserted = (await conn.execute(insert)).rowcount
+        if inserted != 1:
+            raise TooManyPendingTasks(max_pending)
         task = await self.get_task(task_id, None)
         assert task is not None
         return task

@@ -369,11 +369,14 @@ def worker_from_settings(
     tasks: TaskDatabase, progress: ProgressStore | None, settings: Settings, concurrency: int | None = None
 ) -> Worker:
     """A Worker configured by the settings (lease, heartbeat, limits), embedded or standalone."""
+    if concurrency is None:  # embedded in `serve --workers N`: the slots are shared among the N processes
+        processes = int(os.environ.get("PCAP_WEB_PROCESSES", "1") or 1)
+        concurrency = max(1, settings.WORKER_CONCURRENCY // max(1, processes))
     return Worker(
         tasks,
         progress,
         data_dir=Path(settings.DATA_DIR),
-        concurrency=concurrency or settings.WORKER_CONCURRENCY,
+        concurrency=concurrency,
         lease_seconds=settings.TASK_LEASE_SECONDS,
         heartbeat_seconds=settings.TASK_HEARTBEAT_SECONDS,
         max_analysis_seconds=settings.ANALYSIS_MAX_SECONDS or None,

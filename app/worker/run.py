@@ -24,7 +24,10 @@ async def run_worker(concurrency: int | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = worker_from_settings(
-        TaskDatabase(pool.engine), ProgressStore(pool.engine), settings, concurrency
+        TaskDatabase(pool.engine),
+        ProgressStore(pool.engine),
+        settings,
+        concurrency or settings.WORKER_CONCURRENCY,
     )
     try:
         await worker.run(stop)
