@@ -18,6 +18,7 @@ class ProgressStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN/ROLLBACK for reads
 
     async def record(
         self,
@@ -77,7 +78,7 @@ class ProgressStore:
             .order_by(progress_snapshots.c.id.desc())
             .limit(_RATE_SNAPSHOTS)
         )
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             task = (await conn.execute(info)).mappings().first()
             if task is None:
                 return None

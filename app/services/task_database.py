@@ -85,6 +85,8 @@ class TaskDatabase:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Single-statement reads need no transaction: AUTOCOMMIT saves the BEGIN/ROLLBACK round trips.
+        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def create_task(
         self,
@@ -139,7 +141,7 @@ class TaskDatabase:
         return task
 
     async def count_active(self, owner_id: str) -> int:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             n = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(tasks)
@@ -156,7 +158,7 @@ class TaskDatabase:
         """The task, or None when it does not exist or `viewer` may not see it."""
         query = sa.select(*_TASK_COLUMNS).select_from(tasks.outerjoin(users, users.c.id == tasks.c.owner_id))
         query = self._visible(query.where(tasks.c.task_id == task_id), viewer)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else _to_task(row)
 
@@ -164,7 +166,7 @@ class TaskDatabase:
         """File paths of a visible task: upload, json and html report."""
         query = sa.select(tasks.c.file_path, tasks.c.report_json_path, tasks.c.report_html_path)
         query = self._visible(query.where(tasks.c.task_id == task_id), viewer)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else dict(row)
 
@@ -178,7 +180,7 @@ class TaskDatabase:
             .offset(offset)
         )
         count = self._visible(sa.select(sa.func.count()).select_from(tasks), viewer)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
             total = await conn.scalar(count)
         return [_to_task(r) for r in rows], int(total or 0)
@@ -201,12 +203,12 @@ class TaskDatabase:
     async def files_of_owner(self, owner_id: str) -> list[str]:
         """Every file path the owner's tasks reference (to remove with the account)."""
         query = sa.select(tasks.c.file_path, tasks.c.report_json_path, tasks.c.report_html_path)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(query.where(tasks.c.owner_id == owner_id))).all()
         return [p for row in rows for p in row if p]
 
     async def queue_depth(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             n = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(tasks)
@@ -224,7 +226,7 @@ class TaskDatabase:
             tasks.c.warning_message,
             tasks.c.completed_at,
         ).where(tasks.c.task_id == task_id)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else dict(row)
 

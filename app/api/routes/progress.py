@@ -17,7 +17,7 @@ from app.models.task import TERMINAL_STATUSES
 from app.services.progress import ProgressStore
 
 router = APIRouter(tags=["analysis"])
-POLL_S = 0.5
+POLL_S = 1.0
 KEEPALIVE_S = 15.0
 
 
