@@ -5,15 +5,19 @@ malformed audit filter."""
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app.db.tables import tasks
 from tests.app.e2e.server import ADMIN_PASSWORD, LiveServer, register_and_approve, upload
 from tests.app.faults.captures import write_tcp_capture
+from tests.app.faults.dbcheck import insert_rows
 
 PENDING_LIMIT = 5
 
@@ -142,3 +146,31 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(database_url: str, tmp_
         assert login_ok.status_code == 429  # same real address, same pair: still braked
     finally:
         live.stop()
+
+
+def test_reports_in_the_old_layout_are_still_served(server: LiveServer, admin: httpx.Client) -> None:
+    """Tasks completed before per-attempt report files keep their reports/<task-id>.* paths."""
+    user = register_and_approve(server, admin, "oldlayout")
+    owner = user.get("/api/users/me").json()["id"]
+    task_id = str(uuid.uuid4())
+    reports = server.data_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"{task_id}.json").write_text('{"capture": {"packets": 7}}')
+    (reports / f"{task_id}.html").write_text("<html><body>old report</body></html>")
+    now = datetime.now(UTC)
+    insert_rows(
+        server.database_url,
+        tasks,
+        task_id=task_id,
+        filename="old.pcap",
+        status="completed",
+        uploaded_at=now,
+        completed_at=now,
+        expires_at=now + timedelta(hours=1),
+        total_packets=7,
+        report_json_path=str(reports / f"{task_id}.json"),
+        report_html_path=str(reports / f"{task_id}.html"),
+        owner_id=uuid.UUID(owner),
+    )
+    assert user.get(f"/api/reports/{task_id}/json").json() == {"capture": {"packets": 7}}
+    assert "old report" in user.get(f"/api/reports/{task_id}/html").text

@@ -46,3 +46,17 @@ def execute(url: str, sql: str, **params: Any) -> None:
             await engine.dispose()
 
     _in_thread(run)
+
+
+def insert_rows(url: str, table: sa.Table, **values: Any) -> None:
+    """Insert one row through the table's SQLAlchemy types (dates, UUIDs) and commit."""
+
+    async def run() -> None:
+        engine = create_engine_for(url, pooled=False)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(table.insert().values(**values))
+        finally:
+            await engine.dispose()
+
+    _in_thread(run)
