@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.notify import announce_task
 from app.db.tables import progress_snapshots, tasks, users
 from app.errors import AppError
 from app.models.task import ANALYSIS_KIND, Task, TaskStatus
@@ -134,6 +135,8 @@ class TaskDatabase:
             if conn.dialect.name == "postgresql":
                 await conn.execute(sa.select(users.c.id).where(users.c.id == owner_id).with_for_update())
             inserted = (await conn.execute(insert)).rowcount
+            if inserted == 1:
+                await announce_task(conn)
         if inserted != 1:
             raise TooManyPendingTasks(max_pending)
         task = await self.get_task(task_id, None)

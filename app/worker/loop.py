@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from app.db.notify import listen_for_tasks
 from app.db.outage import is_unavailable
 from app.services.progress import ProgressStore
 from app.services.storage import ensure_dirs, remove_files, report_paths
@@ -130,7 +131,13 @@ class Worker:
             self.lease_seconds,
             self.heartbeat_seconds,
         )
-        await asyncio.gather(*(self._slot(stop) for _ in range(self.concurrency)))
+        listener = asyncio.ensure_future(listen_for_tasks(self.tasks.engine, self.wakeup, stop))
+        try:
+            await asyncio.gather(*(self._slot(stop) for _ in range(self.concurrency)))
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
 
     async def _slot(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
