@@ -23,11 +23,14 @@ async def health(db: DbDep) -> JSONResponse:
     problems: list[str] = []
     queue: int | None = None
     state = "ok"
+    timer = asyncio.timeout(db.settings.DB_CONNECT_TIMEOUT_SECONDS + 2)
     try:
-        queue = await asyncio.wait_for(db.tasks.queue_depth(), timeout=5)
+        async with timer:  # longer than a connection attempt: a refused or failed connect shows as down
+            queue = await db.tasks.queue_depth()
     except Exception as exc:
-        # Busy (no free pooled connection in time) is a loaded but working service, not an outage.
-        if is_pool_busy(exc) or (isinstance(exc, TimeoutError) and _pool_saturated(db)):
+        # Busy: every pooled connection in use, or the database answers slowly (locks, load): the
+        # service is loaded but working. Down: no connection can be made.
+        if is_pool_busy(exc) or timer.expired() or _pool_saturated(db):
             state = "busy"
         else:
             state = "down"
