@@ -36,10 +36,16 @@ def _prepare_data_dir() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(help="Web processes (default: WEB_CONCURRENCY, the number of cores).", min=1)
+    ] = None,
 ) -> None:
     """Apply the database migrations, then run the web service (with its embedded worker)."""
+    import os
+
     import uvicorn
 
+    from app.config import get_settings
     from app.db.migrate import upgrade_to_head
 
     _clean_errors(_prepare_data_dir)  # here, not in the app's start-up, so a bad folder is one line
@@ -50,7 +56,20 @@ def serve(
             f"  {own_command()} users create-admin --username admin --email admin@example.org",
             err=True,
         )
-    uvicorn.run("app.main:app", host=host, port=port, proxy_headers=False)
+    settings = _clean_errors(get_settings)
+    processes = workers or settings.WEB_CONCURRENCY
+    os.environ["PCAP_WEB_PROCESSES"] = str(processes)  # each process runs its share of the worker slots
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=processes,
+        # X-Forwarded-For/-Proto only from the trusted reverse proxies; anyone else's header is ignored.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+        h11_max_incomplete_event_size=settings.MAX_REQUEST_HEADERS_KB * 1024,
+        timeout_keep_alive=30,
+    )
 
 
 def worker(

@@ -87,18 +87,35 @@ class Settings(BaseSettings):
     SECRET_KEY: str | None = Field(default=None, repr=False)
     DATA_DIR: Path = Path("./data")
     REPORT_TTL_HOURS: int = Field(default=24, gt=0)
-    DB_POOL_MIN_SIZE: int = Field(default=2, ge=0)
-    DB_POOL_MAX_SIZE: int = Field(default=10, ge=1)
+    # Pool per process: DB_POOL_MIN_SIZE connections stay open (what the steady load needs), up to
+    # DB_POOL_MAX_SIZE under bursts; a request waits DB_POOL_TIMEOUT_SECONDS for one before a 503 "busy".
+    DB_POOL_MIN_SIZE: int = Field(default=10, ge=0)
+    DB_POOL_MAX_SIZE: int = Field(default=20, ge=1)
+    DB_POOL_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    DB_POOL_RECYCLE_SECONDS: int = Field(default=1800, gt=0)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     # Web service
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, gt=0)
     MAX_UPLOAD_MB: int = Field(default=1024, gt=0)
     MAX_DECOMPRESSED_MB: int = Field(default=4096, gt=0)
+    # A gzip/zstd upload may expand at most this many times (real captures: 2-20x; bombs: 1000x+).
+    MAX_DECOMPRESSION_RATIO: float = Field(default=100, gt=1)
+    MAX_REQUEST_BODY_KB: int = Field(default=64, gt=0)  # every route but the upload (JSON, forms)
+    MAX_REQUEST_HEADERS_KB: int = Field(default=32, gt=0)  # all request headers together
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, "*" for any).
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)  # serve's processes
     MAX_PENDING_TASKS_PER_USER: int = Field(default=5, gt=0)
     WORKER_ENABLED: bool = True
     WORKER_CONCURRENCY: int = Field(default_factory=_default_concurrency, gt=0)
-    TASK_LEASE_SECONDS: int = Field(default=60, gt=0)
+    # A crashed worker's task is retried once its lease runs out: TASK_LEASE_SECONDS after the last
+    # heartbeat (sent every TASK_HEARTBEAT_SECONDS, which must be shorter), at most TASK_MAX_ATTEMPTS times.
+    TASK_LEASE_SECONDS: float = Field(default=15, gt=0)
+    TASK_HEARTBEAT_SECONDS: float = Field(default=5, gt=0)
     TASK_MAX_ATTEMPTS: int = Field(default=3, gt=0)
+    # Per analysis: the engine process is stopped and the task failed past these (0 = no limit).
+    ANALYSIS_MAX_SECONDS: float = Field(default=3600, ge=0)
+    ANALYSIS_MAX_MEMORY_MB: float = Field(default=4096, ge=0)
     CLEANUP_INTERVAL_MINUTES: float = Field(default=10, gt=0)
     LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(default=5, gt=0)
     LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=300, gt=0)
@@ -123,6 +140,8 @@ class Settings(BaseSettings):
     def _finish(self) -> Settings:
         if self.DB_POOL_MIN_SIZE > self.DB_POOL_MAX_SIZE:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        if self.TASK_HEARTBEAT_SECONDS >= self.TASK_LEASE_SECONDS:
+            raise ValueError("TASK_HEARTBEAT_SECONDS must be shorter than TASK_LEASE_SECONDS")
         if self.COOKIE_SECURE is None:
             self.COOKIE_SECURE = self.ENVIRONMENT == "production"
         if self.SECRET_KEY is None:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import Services
 from app.api.errors import install_error_handlers
+from app.api.limits import RequestLimits
 from app.api.ratelimit import LoginLimiter
 from app.api.routes import admin, auth, health, progress, reports, tasks, uploads
 from app.config import get_settings
@@ -27,7 +28,7 @@ from app.services.progress import ProgressStore
 from app.services.storage import ensure_dirs
 from app.services.task_database import TaskDatabase
 from app.services.user_database import get_user_db_service
-from app.worker.loop import Worker
+from app.worker.loop import worker_from_settings
 
 log = logging.getLogger("app")
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -73,13 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if settings.WORKER_ENABLED:
-        services.worker = Worker(
-            services.tasks,
-            services.progress,
-            data_dir=Path(settings.DATA_DIR),
-            concurrency=settings.WORKER_CONCURRENCY,
-            lease_seconds=settings.TASK_LEASE_SECONDS,
-        )
+        services.worker = worker_from_settings(services.tasks, services.progress, settings)
         background.append(asyncio.create_task(services.worker.run(stop)))
     background.append(
         asyncio.create_task(_cleanup_loop(services, stop, settings.CLEANUP_INTERVAL_MINUTES * 60))
@@ -129,6 +124,7 @@ def create_app() -> FastAPI:
     # ReDoc is served by app.web.pages (its logo from here, not from a CDN).
     application = FastAPIOffline(title="pcap-analyzer", version="0.1.0", lifespan=lifespan, redoc_url=None)
     install_error_handlers(application)
+    application.add_middleware(RequestLimits)
     application.add_middleware(SecurityHeaders)
     for module in (auth, admin, uploads, tasks, reports, progress, health):
         application.include_router(module.router)

@@ -73,12 +73,20 @@ class FilePart:
         }
 
 
+PART_HEADER_BYTES = 64 * 1024
+
+
 def stream_file_part(request: Request, part: FilePart) -> AsyncIterator[bytes]:
     """The bytes of the multipart field `part.field_name`, as they arrive."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadUpload("send the capture as multipart/form-data with a 'file' field", 415)
-    parser = MultipartParser(params[b"boundary"], part.callbacks())  # type: ignore[arg-type]
+    # Part headers up to 64 KB: a long client file name is shortened for display, not refused.
+    parser = MultipartParser(
+        params[b"boundary"],
+        part.callbacks(),  # type: ignore[arg-type]
+        max_header_size=PART_HEADER_BYTES,
+    )
 
     async def chunks() -> AsyncIterator[bytes]:
         stream = request.stream()

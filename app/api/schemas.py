@@ -97,7 +97,8 @@ class BulkOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str  # "ok" | "degraded"
-    database: bool
+    database: bool  # reachable (busy counts as reachable)
+    database_state: str = "ok"  # "ok" | "busy" (every pooled connection in use) | "down"
     worker: str  # "alive" | "stalled" | "external"
     queue_depth: int | None
     free_disk_bytes: int | None

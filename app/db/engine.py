@@ -23,6 +23,8 @@ def create_engine_for(
     pool_size: int = 5,
     max_overflow: int = 5,
     connect_timeout: float = 5.0,
+    pool_timeout: float = 10.0,
+    pool_recycle: int = 1800,
     for_migrations: bool = False,
     pooled: bool = True,
 ) -> AsyncEngine:
@@ -39,7 +41,15 @@ def create_engine_for(
         if unpooled:
             kwargs["poolclass"] = NullPool
         else:
-            kwargs.update(pool_size=max(pool_size, 1), max_overflow=max(max_overflow, 0), pool_pre_ping=True)
+            # pool_size connections stay open (the steady load), max_overflow more open under bursts and
+            # close when returned; pre-ping replaces connections a database restart killed.
+            kwargs.update(
+                pool_size=max(pool_size, 1),
+                max_overflow=max(max_overflow, 0),
+                pool_pre_ping=True,
+                pool_recycle=pool_recycle,
+                pool_timeout=pool_timeout,
+            )
         return create_async_engine(async_url, **kwargs)
 
     path = sqlite_file(url)

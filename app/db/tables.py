@@ -79,12 +79,16 @@ tasks = sa.Table(
     sa.Column("worker_id", sa.String(128), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
     sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+    # The attempt whose reports (reports/<task-id>/<attempt>.*) completed the task; NULL for tasks completed
+    # before per-attempt files (their report paths name reports/<task-id>.*).
+    sa.Column("completed_attempt", sa.Integer(), nullable=True),
     sa.CheckConstraint(
         "status IN ('pending', 'processing', 'completed', 'failed', 'expired')", name="status"
     ),
     sa.Index("ix_tasks_owner_uploaded", "owner_id", "uploaded_at"),
     sa.Index("ix_tasks_status_lease", "status", "lease_expires_at"),
     sa.Index("ix_tasks_expires_at", "expires_at"),
+    sa.Index("ix_tasks_uploaded_at", "uploaded_at"),
 )
 
 progress_snapshots = sa.Table(
@@ -99,6 +103,7 @@ progress_snapshots = sa.Table(
     sa.Column("current_analyzer", sa.String(64), nullable=True),
     sa.Column("message", sa.Text(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    sa.Column("attempt", sa.Integer(), nullable=True),  # the attempt that wrote it
     sa.Index("ix_progress_snapshots_task_created", "task_id", "created_at"),
 )
 

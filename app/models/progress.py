@@ -21,3 +21,5 @@ class ProgressSnapshot(BaseModel):
     error_message: str | None = None
     warning_message: str | None = None
     updated_at: UtcDateTime | None = None
+    attempt: int | None = None  # the attempt running (or that ran) the analysis, 1-based
+    max_attempts: int | None = None

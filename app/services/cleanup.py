@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tables import progress_snapshots, tasks
 from app.models.task import TaskStatus
-from app.services.storage import remove_files, reports_dir, uploads_dir
+from app.services.storage import remove_files, remove_task_reports, reports_dir, uploads_dir
 from app.services.task_database import utcnow
 
 EXPIRED_ROW_KEEP = timedelta(days=7)  # how long history still shows an "expired" analysis
@@ -62,6 +63,7 @@ async def run_cleanup(engine: AsyncEngine, data_dir: Path) -> CleanupResult:
         }
     for row in rows:
         remove_files(*row[1:])
+        remove_task_reports(data_dir, row[0])
     orphans = _remove_orphans(data_dir, live)
     return CleanupResult(expired=len(ids), deleted_rows=int(deleted.rowcount or 0), orphan_files=orphans)
 
@@ -74,6 +76,11 @@ def _remove_orphans(data_dir: Path, live_task_ids: set[str]) -> int:
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
+            if path.is_dir() and folder == reports_dir(data_dir):  # reports/<task-id>/<attempt>.*
+                if path.name not in live_task_ids and path.stat().st_mtime <= cutoff:
+                    removed += sum(1 for f in path.iterdir() if f.is_file())
+                    shutil.rmtree(path, ignore_errors=True)
+                continue
             if not path.is_file():
                 continue
             task_id = path.name.split(".", 1)[0]

@@ -43,6 +43,8 @@ class DatabasePool:
         self.min_size = settings.DB_POOL_MIN_SIZE if min_size is None else min_size
         self.max_size = settings.DB_POOL_MAX_SIZE if max_size is None else max_size
         self.connect_timeout = settings.DB_CONNECT_TIMEOUT_SECONDS
+        self.pool_timeout = settings.DB_POOL_TIMEOUT_SECONDS
+        self.pool_recycle = settings.DB_POOL_RECYCLE_SECONDS
         self.pooled = pooled
         self._engine: AsyncEngine | None = None
 
@@ -56,6 +58,8 @@ class DatabasePool:
                 pool_size=pool_size,
                 max_overflow=max(self.max_size - pool_size, 0),
                 connect_timeout=self.connect_timeout,
+                pool_timeout=self.pool_timeout,
+                pool_recycle=self.pool_recycle,
                 pooled=self.pooled,
             )
         return self._engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +18,7 @@ class ProgressStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN/ROLLBACK for reads
 
     async def record(
         self,
@@ -44,25 +45,44 @@ class ProgressStore:
             )
 
     async def latest(self, task_id: str) -> ProgressSnapshot | None:
-        """The task's status with its newest snapshot and an ETA; None when the task is gone."""
-        snap = (
-            sa.select(progress_snapshots)
+        """The task's status with its newest snapshot and an ETA; None when the task is gone.
+
+        The percentage never goes backwards: a retry (attempt 2 of 3) restarts the engine at 0 %, so the
+        answer shows the best percentage any attempt reached, with a "retrying (attempt N of M)" message.
+        The ETA comes from the current attempt's own recent rate and is None (unknown) when it stalls.
+        """
+        best = (
+            sa.select(sa.func.max(progress_snapshots.c.progress_percent))
             .where(progress_snapshots.c.task_id == task_id)
-            .order_by(progress_snapshots.c.id.desc())
-            .limit(1)
+            .scalar_subquery()
         )
         info = sa.select(
             tasks.c.status,
-            tasks.c.started_at,
             tasks.c.total_packets,
             tasks.c.error_message,
             tasks.c.warning_message,
+            tasks.c.attempts,
+            tasks.c.max_attempts,
+            best.label("best_percent"),
         ).where(tasks.c.task_id == task_id)
-        async with self.engine.connect() as conn:
+        recent = (
+            sa.select(
+                progress_snapshots.c.phase,
+                progress_snapshots.c.progress_percent,
+                progress_snapshots.c.packets_processed,
+                progress_snapshots.c.message,
+                progress_snapshots.c.created_at,
+                progress_snapshots.c.attempt,
+            )
+            .where(progress_snapshots.c.task_id == task_id)
+            .order_by(progress_snapshots.c.id.desc())
+            .limit(_RATE_SNAPSHOTS)
+        )
+        async with self.reader.connect() as conn:
             task = (await conn.execute(info)).mappings().first()
             if task is None:
                 return None
-            row = (await conn.execute(snap)).mappings().first()
+            rows = (await conn.execute(recent)).mappings().all() if task["status"] != "completed" else []
         status = TaskStatus(task["status"])
         result = ProgressSnapshot(
             task_id=task_id,
@@ -70,15 +90,23 @@ class ProgressStore:
             total_packets=task["total_packets"],
             error_message=task["error_message"],
             warning_message=task["warning_message"],
+            attempt=task["attempts"] or None,
+            max_attempts=task["max_attempts"],
         )
-        if row is not None:
+        if rows:
+            row = rows[0]
             result.phase = row["phase"]
-            result.progress_percent = float(row["progress_percent"] or 0.0)
+            result.progress_percent = max(
+                float(row["progress_percent"] or 0.0), float(task["best_percent"] or 0)
+            )
             result.packets_processed = int(row["packets_processed"] or 0)
             result.message = row["message"]
             result.updated_at = as_utc(row["created_at"])
             if status is TaskStatus.PROCESSING:
-                result.eta_seconds = _eta(as_utc(task["started_at"]), result.progress_percent)
+                current = [r for r in rows if r["attempt"] == task["attempts"]]
+                result.eta_seconds = _eta(current)
+        if status is TaskStatus.PROCESSING and (task["attempts"] or 0) > 1:
+            result.message = f"retrying (attempt {task['attempts']} of {task['max_attempts']})"
         if status is TaskStatus.COMPLETED:
             result.progress_percent = 100.0
             result.phase = "done"
@@ -87,8 +115,27 @@ class ProgressStore:
         return result
 
 
-def _eta(started_at: datetime | None, percent: float) -> float | None:
-    if started_at is None or percent <= 0.5:
+_RATE_SNAPSHOTS = 30  # newest snapshots read per answer: ~30-60 s of one attempt, enough for a rate
+_RATE_WINDOW_S = 20.0
+_STALLED_S = 10.0
+
+
+def _eta(rows: list[Any]) -> float | None:
+    """Seconds left at the attempt's rate over its last ~20 s; None when unknown or stalled."""
+    if len(rows) < 2:
         return None
-    elapsed = (utcnow() - started_at).total_seconds()
-    return round(max(0.0, elapsed * (100.0 - percent) / percent), 1)
+    newest = rows[0]
+    t1, p1 = as_utc(newest["created_at"]), float(newest["progress_percent"] or 0.0)
+    if t1 is None or p1 <= 0.5 or (utcnow() - t1).total_seconds() > _STALLED_S:
+        return None
+    oldest = newest
+    for row in rows[1:]:
+        oldest = row
+        t0 = as_utc(row["created_at"])
+        if t0 is not None and (t1 - t0).total_seconds() >= _RATE_WINDOW_S:
+            break
+    t0, p0 = as_utc(oldest["created_at"]), float(oldest["progress_percent"] or 0.0)
+    span = (t1 - t0).total_seconds() if t0 else 0.0
+    if span <= 0 or p1 <= p0:
+        return None  # no progress over the window: an honest "unknown", not a shrinking guess
+    return round(max(0.0, (100.0 - p1) * span / (p1 - p0)), 1)

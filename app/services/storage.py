@@ -1,6 +1,6 @@
 """Files under DATA_DIR: uploads streamed to disk with size, type and decompression checks; report paths.
 
-Names come from task ids only: uploads/<task-id>.<ext>, reports/<task-id>.{json,html}.
+Names come from task ids only: uploads/<task-id>.<ext>, reports/<task-id>/<attempt>.{json,html}.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import re
+import shutil
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator
@@ -33,6 +34,8 @@ _PCAP_MAGICS = {
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ_BLOCK = MB
+DEFAULT_MAX_RATIO = 100.0  # MAX_DECOMPRESSION_RATIO
+RATIO_FLOOR = 64 * MB  # the ratio limit applies beyond this many decompressed bytes
 
 
 class UploadTooLarge(AppError):
@@ -78,10 +81,25 @@ def ensure_dirs(data_dir: Path) -> None:
     reports_dir(data_dir).mkdir(parents=True, exist_ok=True)
 
 
-def report_paths(data_dir: Path, task_id: str) -> tuple[Path, Path]:
-    """(json, html) report paths of a task."""
-    base = reports_dir(data_dir)
-    return base / f"{task_id}.json", base / f"{task_id}.html"
+def task_reports_dir(data_dir: Path, task_id: str) -> Path:
+    """reports/<task-id>/: the report files of every attempt of one task."""
+    return reports_dir(data_dir) / task_id
+
+
+def report_paths(data_dir: Path, task_id: str, attempt: int) -> tuple[Path, Path]:
+    """(json, html) report paths of one attempt: reports/<task-id>/<attempt>.{json,html}.
+
+    Each attempt writes only its own files, so an attempt that lost its lease can never overwrite or
+    delete the reports of the attempt that completed the task. Tasks completed before this layout keep
+    the reports/<task-id>.{json,html} paths recorded in their row, which are served as they are.
+    """
+    base = task_reports_dir(data_dir, task_id)
+    return base / f"{attempt}.json", base / f"{attempt}.html"
+
+
+def remove_task_reports(data_dir: Path, task_id: str) -> None:
+    """Delete reports/<task-id>/ with every attempt's files (the task itself is gone)."""
+    shutil.rmtree(task_reports_dir(data_dir, task_id), ignore_errors=True)
 
 
 def sanitize_filename(name: str | None, max_length: int = 200) -> str:
@@ -90,7 +108,13 @@ def sanitize_filename(name: str | None, max_length: int = 200) -> str:
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = re.sub(r"\s+", " ", name).strip(" .")
-    return name[:max_length] or "capture"
+    if len(name) > max_length:  # keep the extension: "very-long…name.pcapng"
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and 0 < len(ext) <= 16:
+            name = f"{stem[: max_length - len(ext) - 2]}….{ext}"
+        else:
+            name = name[:max_length]
+    return name or "capture"
 
 
 def _sniff(head: bytes) -> str | None:
@@ -103,8 +127,17 @@ def _decompressed_reader(path: Path, compression: str) -> BinaryIO:
     return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)  # type: ignore[return-value]
 
 
-def check_compressed(path: Path, compression: str, max_decompressed: int) -> str:
-    """Stream-decompress `path` (bounded memory): the inner capture format, or raise 415/413."""
+def check_compressed(
+    path: Path, compression: str, max_decompressed: int, max_ratio: float = DEFAULT_MAX_RATIO
+) -> str:
+    """Stream-decompress `path` (bounded memory): the inner capture format, or raise 415/413.
+
+    Stops as soon as the content passes `max_decompressed` bytes, or expands more than `max_ratio` times
+    the compressed size (beyond RATIO_FLOOR bytes, so small, very compressible captures stay welcome):
+    a few KB that unpack to gigabytes (a decompression bomb) are refused in well under a second.
+    """
+    compressed = max(path.stat().st_size, 1)
+    by_ratio = max(int(compressed * max_ratio), RATIO_FLOOR)
     total = 0
     try:
         with _decompressed_reader(path, compression) as reader:
@@ -122,13 +155,24 @@ def check_compressed(path: Path, compression: str, max_decompressed: int) -> str
                     raise UploadTooLarge(
                         f"the decompressed capture exceeds the limit of {max_decompressed // MB} MB"
                     )
+                if total > by_ratio:
+                    raise UploadTooLarge(
+                        f"the {compression} file expands more than {max_ratio:g} times its size "
+                        f"({compressed:,} bytes decompress past {total // MB} MB): refused as a "
+                        "decompression bomb"
+                    )
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         raise UnsupportedCapture(f"the {compression} data is damaged: {exc}") from exc
     return fmt
 
 
 async def store_upload(
-    chunks: AsyncIterator[bytes], data_dir: Path, *, max_bytes: int, max_decompressed: int
+    chunks: AsyncIterator[bytes],
+    data_dir: Path,
+    *,
+    max_bytes: int,
+    max_decompressed: int,
+    max_ratio: float = DEFAULT_MAX_RATIO,
 ) -> StoredUpload:
     """Write an upload stream to a temporary file under DATA_DIR/uploads, enforcing the limits as it streams.
 
@@ -161,7 +205,9 @@ async def store_upload(
         compression = None if kind in ("pcap", "pcapng") else kind
         fmt = kind
         if compression is not None:
-            fmt = await asyncio.to_thread(check_compressed, temp_path, compression, max_decompressed)
+            fmt = await asyncio.to_thread(
+                check_compressed, temp_path, compression, max_decompressed, max_ratio
+            )
         return StoredUpload(temp_path, size, digest.hexdigest(), fmt, compression)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

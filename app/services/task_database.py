@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.tables import tasks, users
+from app.db.notify import announce_task
+from app.db.tables import progress_snapshots, tasks, users
 from app.errors import AppError
 from app.models.task import ANALYSIS_KIND, Task, TaskStatus
 
@@ -47,7 +48,7 @@ class ClaimedTask:
 
     task_id: str
     file_path: str
-    attempts: int
+    attempts: int  # this attempt's number (1, 2, ...): the fencing token of every write it makes
     max_attempts: int
     filename: str = ""  # the name it was uploaded under, shown in its reports
 
@@ -86,6 +87,8 @@ class TaskDatabase:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Single-statement reads need no transaction: AUTOCOMMIT saves the BEGIN/ROLLBACK round trips.
+        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def create_task(
         self,
@@ -100,38 +103,49 @@ class TaskDatabase:
         max_attempts: int,
         max_pending: int,
     ) -> Task:
-        """Insert a pending task, refusing (429) an owner who already has `max_pending` active ones."""
+        """Insert a pending task, refusing (429) an owner who already has `max_pending` active ones.
+
+        Check and insert are one atomic step: a conditional INSERT ... SELECT ... WHERE (active count) <
+        limit. SQLite runs it under its single writer lock; on PostgreSQL the owner's users row is locked
+        first (FOR UPDATE), so parallel uploads of one owner queue up instead of all passing the count.
+        """
         now = utcnow()
+        values: dict[str, Any] = {
+            "task_id": task_id,
+            "owner_id": owner_id,
+            "filename": filename,
+            "file_path": file_path,
+            "file_size": file_size,
+            "sha256": sha256,
+            "status": TaskStatus.PENDING.value,
+            "kind": ANALYSIS_KIND,
+            "uploaded_at": now,
+            "expires_at": now + timedelta(hours=ttl_hours),
+            "attempts": 0,
+            "max_attempts": max_attempts,
+        }
+        active = (
+            sa.select(sa.func.count())
+            .select_from(tasks)
+            .where(tasks.c.owner_id == owner_id, tasks.c.status.in_(ACTIVE))
+            .scalar_subquery()
+        )
+        row = sa.select(*(sa.literal(v, type_=tasks.c[k].type).label(k) for k, v in values.items()))
+        insert = tasks.insert().from_select(list(values), row.where(active < max_pending))
         async with self.engine.begin() as conn:
-            active = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(tasks)
-                .where(tasks.c.owner_id == owner_id, tasks.c.status.in_(ACTIVE))
-            )
-            if (active or 0) >= max_pending:
-                raise TooManyPendingTasks(max_pending)
-            await conn.execute(
-                tasks.insert().values(
-                    task_id=task_id,
-                    owner_id=owner_id,
-                    filename=filename,
-                    file_path=file_path,
-                    file_size=file_size,
-                    sha256=sha256,
-                    status=TaskStatus.PENDING.value,
-                    kind=ANALYSIS_KIND,
-                    uploaded_at=now,
-                    expires_at=now + timedelta(hours=ttl_hours),
-                    attempts=0,
-                    max_attempts=max_attempts,
-                )
-            )
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.select(users.c.id).where(users.c.id == owner_id).with_for_update())
+            inserted = (await conn.execute(insert)).rowcount
+            if inserted == 1:
+                await announce_task(conn)
+        if inserted != 1:
+            raise TooManyPendingTasks(max_pending)
         task = await self.get_task(task_id, None)
         assert task is not None
         return task
 
     async def count_active(self, owner_id: str) -> int:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             n = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(tasks)
@@ -148,7 +162,7 @@ class TaskDatabase:
         """The task, or None when it does not exist or `viewer` may not see it."""
         query = sa.select(*_TASK_COLUMNS).select_from(tasks.outerjoin(users, users.c.id == tasks.c.owner_id))
         query = self._visible(query.where(tasks.c.task_id == task_id), viewer)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else _to_task(row)
 
@@ -156,7 +170,7 @@ class TaskDatabase:
         """File paths of a visible task: upload, json and html report."""
         query = sa.select(tasks.c.file_path, tasks.c.report_json_path, tasks.c.report_html_path)
         query = self._visible(query.where(tasks.c.task_id == task_id), viewer)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else dict(row)
 
@@ -170,7 +184,7 @@ class TaskDatabase:
             .offset(offset)
         )
         count = self._visible(sa.select(sa.func.count()).select_from(tasks), viewer)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
             total = await conn.scalar(count)
         return [_to_task(r) for r in rows], int(total or 0)
@@ -193,12 +207,12 @@ class TaskDatabase:
     async def files_of_owner(self, owner_id: str) -> list[str]:
         """Every file path the owner's tasks reference (to remove with the account)."""
         query = sa.select(tasks.c.file_path, tasks.c.report_json_path, tasks.c.report_html_path)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(query.where(tasks.c.owner_id == owner_id))).all()
         return [p for row in rows for p in row if p]
 
     async def queue_depth(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             n = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(tasks)
@@ -216,7 +230,7 @@ class TaskDatabase:
             tasks.c.warning_message,
             tasks.c.completed_at,
         ).where(tasks.c.task_id == task_id)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else dict(row)
 
@@ -264,29 +278,51 @@ class TaskDatabase:
             row = (await conn.execute(stmt)).first()
         return None if row is None else ClaimedTask(row[0], row[1], row[2], row[3], row[4] or "")
 
-    def _held(self, task_id: str, worker_id: str) -> sa.ColumnElement[bool]:
+    def _held(self, task: ClaimedTask, worker_id: str) -> sa.ColumnElement[bool]:
+        """The fence: this task, still processing, by this worker, in this very attempt."""
         return sa.and_(
-            tasks.c.task_id == task_id,
+            tasks.c.task_id == task.task_id,
             tasks.c.worker_id == worker_id,
+            tasks.c.attempts == task.attempts,
             tasks.c.status == TaskStatus.PROCESSING.value,
         )
 
-    async def _update_held(self, task_id: str, worker_id: str, **values: Any) -> bool:
-        """Update a task this worker holds; False when it is gone or was retaken after its lease expired."""
+    async def _update_held(self, task: ClaimedTask, worker_id: str, **values: Any) -> bool:
+        """Compare-and-set on (task id, attempt, worker): False when the task is gone, finished or retaken."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(tasks.update().where(self._held(task_id, worker_id)).values(**values))
+            result = await conn.execute(tasks.update().where(self._held(task, worker_id)).values(**values))
         return result.rowcount == 1
 
-    async def heartbeat(self, task_id: str, worker_id: str, lease_seconds: float) -> bool:
+    async def heartbeat(self, task: ClaimedTask, worker_id: str, lease_seconds: float) -> bool:
         """Extend the lease; False when the task is no longer ours."""
         now = utcnow()
         return await self._update_held(
-            task_id, worker_id, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
+            task, worker_id, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
         )
+
+    async def record_progress(
+        self, task: ClaimedTask, worker_id: str, *, phase: str, percent: float, packets: int
+    ) -> bool:
+        """Append a progress snapshot if the attempt still holds the task (one conditional INSERT)."""
+        values = {
+            "task_id": task.task_id,
+            "phase": phase,
+            "progress_percent": round(min(max(percent, 0.0), 100.0), 2),
+            "packets_processed": packets,
+            "created_at": utcnow(),
+            "attempt": task.attempts,
+        }
+        row = sa.select(
+            *(sa.literal(v, type_=progress_snapshots.c[k].type).label(k) for k, v in values.items())
+        )
+        row = row.where(sa.exists(sa.select(tasks.c.task_id).where(self._held(task, worker_id))))
+        async with self.engine.begin() as conn:
+            result = await conn.execute(progress_snapshots.insert().from_select(list(values), row))
+        return result.rowcount == 1
 
     async def complete(
         self,
-        task_id: str,
+        task: ClaimedTask,
         worker_id: str,
         *,
         total_packets: int | None,
@@ -295,12 +331,13 @@ class TaskDatabase:
         json_path: str,
         html_path: str,
     ) -> bool:
-        """Record a finished analysis; False when the task is no longer ours."""
+        """Record a finished analysis and the attempt whose reports it names; False when no longer ours."""
         return await self._update_held(
-            task_id,
+            task,
             worker_id,
             status=TaskStatus.COMPLETED.value,
             completed_at=utcnow(),
+            completed_attempt=task.attempts,
             total_packets=total_packets,
             health_score=health_score,
             warning_message=warning,
@@ -309,10 +346,10 @@ class TaskDatabase:
             lease_expires_at=None,
         )
 
-    async def fail(self, task_id: str, worker_id: str, reason: str) -> bool:
+    async def fail(self, task: ClaimedTask, worker_id: str, reason: str) -> bool:
         """Mark a task failed with its reason; False when the task is no longer ours."""
         return await self._update_held(
-            task_id,
+            task,
             worker_id,
             status=TaskStatus.FAILED.value,
             completed_at=utcnow(),
@@ -334,7 +371,10 @@ class TaskDatabase:
                     status=TaskStatus.FAILED.value,
                     completed_at=utcnow(),
                     lease_expires_at=None,
-                    error_message="the worker running this analysis stopped responding (attempts exhausted)",
+                    error_message=(
+                        "the analysis was interrupted on each of its attempts: the worker running it "
+                        "stopped renewing its lease (crashed, was stopped or lost the database)"
+                    ),
                 )
             )
         return int(result.rowcount or 0)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from pathlib import Path
 
 from app.services.postgres_database import DatabasePool
 from app.services.progress import ProgressStore
 from app.services.task_database import TaskDatabase
-from app.worker.loop import Worker
+from app.worker.loop import worker_from_settings
 
 
 async def run_worker(concurrency: int | None = None) -> None:
@@ -24,12 +23,11 @@ async def run_worker(concurrency: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = Worker(
+    worker = worker_from_settings(
         TaskDatabase(pool.engine),
         ProgressStore(pool.engine),
-        data_dir=Path(settings.DATA_DIR),
-        concurrency=concurrency or settings.WORKER_CONCURRENCY,
-        lease_seconds=settings.TASK_LEASE_SECONDS,
+        settings,
+        concurrency or settings.WORKER_CONCURRENCY,
     )
     try:
         await worker.run(stop)

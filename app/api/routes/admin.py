@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -158,7 +159,7 @@ async def audit_log(
     db: DbDep,
     session: AdminSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    user_id: Annotated[uuid.UUID | None, Query(description="only entries about this user id")] = None,
 ) -> list[AuditEntry]:
     """The audit log of administrator actions, newest first."""
-    return await db.audit.entries(limit=limit, target_user_id=user_id)
+    return await db.audit.entries(limit=limit, target_user_id=str(user_id) if user_id else None)

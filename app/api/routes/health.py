@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import DbDep
 from app.api.schemas import HealthOut
+from app.db.outage import is_pool_busy
 from app.services.storage import free_disk_bytes
 
 router = APIRouter(tags=["system"])
@@ -18,15 +19,22 @@ MIN_FREE_DISK = 200 * 1024 * 1024
 
 @router.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
 async def health(db: DbDep) -> JSONResponse:
-    """Database reachable, worker alive, queue depth, free disk in DATA_DIR; 503 when degraded."""
+    """Database ok/busy/down, worker alive, queue depth, free disk in DATA_DIR; 503 when degraded."""
     problems: list[str] = []
     queue: int | None = None
+    state = "ok"
+    timer = asyncio.timeout(db.settings.DB_CONNECT_TIMEOUT_SECONDS + 2)
     try:
-        queue = await asyncio.wait_for(db.tasks.queue_depth(), timeout=5)
-        database = True
+        async with timer:  # longer than a connection attempt: a refused or failed connect shows as down
+            queue = await db.tasks.queue_depth()
     except Exception as exc:
-        database = False
-        problems.append(f"database unreachable: {type(exc).__name__}")
+        # Busy: every pooled connection in use, or the database answers slowly (locks, load): the
+        # service is loaded but working. Down: no connection can be made.
+        if is_pool_busy(exc) or timer.expired() or _pool_saturated(db):
+            state = "busy"
+        else:
+            state = "down"
+            problems.append(f"database unreachable: {type(exc).__name__}")
     if db.worker is None:
         worker = "external"
     else:
@@ -42,10 +50,22 @@ async def health(db: DbDep) -> JSONResponse:
         problems.append(f"DATA_DIR not usable: {exc.strerror}")
     body = HealthOut(
         status="degraded" if problems else "ok",
-        database=database,
+        database=state != "down",
+        database_state=state,
         worker=worker,
         queue_depth=queue,
         free_disk_bytes=free,
         problems=problems,
     )
     return JSONResponse(body.model_dump(), status_code=503 if problems else 200)
+
+
+def _pool_saturated(db: DbDep) -> bool:
+    """Every connection the pool may open is checked out (PostgreSQL's QueuePool)."""
+    pool = db.pool.engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    if not callable(checked_out) or not callable(size):
+        return False
+    return bool(checked_out() >= size() + max(overflow, 0))

@@ -13,11 +13,12 @@ from fastapi.responses import StreamingResponse
 from app.api.deps import DbDep, SessionDep
 from app.api.routes.tasks import TaskNotFound
 from app.api.schemas import ErrorOut
+from app.db.outage import is_unavailable
 from app.models.task import TERMINAL_STATUSES
 from app.services.progress import ProgressStore
 
 router = APIRouter(tags=["analysis"])
-POLL_S = 0.5
+POLL_S = 1.0
 KEEPALIVE_S = 15.0
 
 
@@ -31,7 +32,12 @@ async def progress_events(store: ProgressStore, task_id: str, request: Request) 
     last_sent = time.monotonic()
     yield b"retry: 2000\n\n"
     while True:
-        snap = await store.latest(task_id)
+        try:
+            snap = await store.latest(task_id)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            return  # the database is away: end the stream; the browser reconnects with backoff
         if snap is None:  # deleted while we watched
             gone = {"task_id": task_id, "status": "deleted", "message": "analysis deleted"}
             yield _event("complete", json.dumps(gone))

@@ -13,7 +13,7 @@ from app.api.deps import DbDep, SessionDep
 from app.api.routes.tasks import TaskNotFound
 from app.api.schemas import ErrorOut, MessageOut
 from app.errors import AppError
-from app.services.storage import remove_files
+from app.services.storage import remove_files, remove_task_reports
 from app.worker.runner import NONCE_PLACEHOLDER
 
 router = APIRouter(tags=["reports"])
@@ -76,6 +76,7 @@ async def delete_report(task_id: str, db: DbDep, session: SessionDep) -> Message
     if files is None:
         raise TaskNotFound()
     remove_files(*files)
+    remove_task_reports(Path(db.settings.DATA_DIR), task_id)
     return MessageOut(detail="analysis deleted")
 
 

@@ -64,6 +64,7 @@ async def upload(request: Request, db: DbDep, session: SessionDep) -> UploadAcce
         data_dir,
         max_bytes=max_bytes,
         max_decompressed=int(s.MAX_DECOMPRESSED_MB * MB),
+        max_ratio=s.MAX_DECOMPRESSION_RATIO,
     )
     task_id = str(uuid.uuid4())
     final = commit_upload(stored, data_dir, task_id)

@@ -108,15 +108,21 @@ const UI = (() => {
     } catch (_) { /* keep the plain "Completed." */ }
   }
 
-  /** Follow an analysis over Server-Sent Events until it completes or fails. */
+  /** Follow an analysis over Server-Sent Events until it completes or fails.
+   *  A stream the server or the network ends early (a restart, the database away: 503) is reopened with
+   *  a growing delay (1 s, 2 s, ... 30 s); the bar never moves backwards. */
   function watchProgress(taskId) {
     const bar = document.getElementById("analysis-progress");
     const text = document.getElementById("analysis-text");
     document.getElementById("analysis-status")?.removeAttribute("hidden");
-    const source = new EventSource(`/api/progress/${encodeURIComponent(taskId)}`);
+    const MAX_TRIES = 30;
+    let source = null;
+    let failures = 0;
+    let finished = false;
     const show = (ev) => {
       const p = JSON.parse(ev.data);
-      if (typeof p.progress_percent === "number") bar.value = p.progress_percent;
+      failures = 0;
+      if (typeof p.progress_percent === "number") bar.value = Math.max(bar.value || 0, p.progress_percent);
       const parts = [p.phase || p.status];
       if (p.packets_processed) parts.push(`${Number(p.packets_processed).toLocaleString()} packets`);
       if (typeof p.eta_seconds === "number" && p.eta_seconds > 0) parts.push(`about ${Math.ceil(p.eta_seconds)} s left`);
@@ -125,6 +131,7 @@ const UI = (() => {
       return p;
     };
     const finish = (ev) => {
+      finished = true;
       const p = show(ev);
       source.close();
       if (p.status === "completed") {
@@ -140,9 +147,24 @@ const UI = (() => {
         text.textContent = `Analysis ${p.status}: ${p.error_message || p.message || "no reason given"}`;
       }
     };
-    source.addEventListener("progress", show);
-    source.addEventListener("complete", finish);
-    source.onerror = () => { if (source.readyState === EventSource.CLOSED) text.textContent += " (connection closed)"; };
+    const open = () => {
+      source = new EventSource(`/api/progress/${encodeURIComponent(taskId)}`);
+      source.addEventListener("progress", show);
+      source.addEventListener("complete", finish);
+      source.onerror = () => {
+        if (finished) return;
+        source.close();  // take over from the browser's own retry, which gives up after a 503
+        failures += 1;
+        if (failures > MAX_TRIES) {
+          text.textContent = "Lost the connection to the server; reload the page to try again.";
+          return;
+        }
+        const delay = Math.min(30, 2 ** (failures - 1));
+        text.textContent = `Connection lost; reconnecting in ${delay} s (try ${failures} of ${MAX_TRIES})…`;
+        setTimeout(open, delay * 1000);
+      };
+    };
+    open();
   }
 
   return { api, flash, el, button, fmtDate, fmtDuration, currentUser, requireUser, watchProgress };

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import zstandard
 
 from app.services.storage import (
     MB,
+    RATIO_FLOOR,
     UnsupportedCapture,
     UploadTooLarge,
     commit_upload,
@@ -98,6 +100,27 @@ async def test_decompression_bomb_gets_413(compress, tmp_path: Path) -> None:
         await _store(bomb, tmp_path, max_decompressed=5 * MB)
     assert "decompressed" in err.value.message
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, zstandard.ZstdCompressor().compress])
+async def test_bomb_under_the_size_limit_is_refused_by_its_ratio(compress, tmp_path: Path) -> None:
+    """Issue 12.6: a pcap header + 200 MB of zeros compresses to a few KB; far below MAX_DECOMPRESSED_MB
+    (4 GB) it is still refused, by its expansion ratio, after reading little more than RATIO_FLOOR."""
+    zeros = 200 * MB
+    bomb = compress(PCAP_HEADER + b"\0" * zeros)
+    assert len(bomb) * 100 < RATIO_FLOOR
+    started = time.monotonic()
+    with pytest.raises(UploadTooLarge) as err:
+        await _store(bomb, tmp_path, max_decompressed=4096 * MB)
+    assert err.value.status_code == 413 and "decompression bomb" in err.value.message
+    assert time.monotonic() - started < 10
+    assert _leftovers(tmp_path) == []
+
+
+async def test_ordinary_compressed_capture_passes_the_ratio_check(tmp_path: Path) -> None:
+    data = PCAP_HEADER + bytes(range(256)) * (4 * MB // 256)  # ~4 MB, compresses ~100x: under the floor
+    stored = await _store(zstandard.ZstdCompressor().compress(data), tmp_path, max_decompressed=4096 * MB)
+    assert stored.format == "pcap" and stored.compression == "zstd"
 
 
 @pytest.mark.parametrize(

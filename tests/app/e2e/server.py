@@ -66,6 +66,7 @@ class LiveServer:
             ENVIRONMENT="development",
             WORKER_ENABLED="true",
             WORKER_CONCURRENCY="1",
+            WEB_CONCURRENCY="1",  # one process: the sign-in throttling state is per process
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)

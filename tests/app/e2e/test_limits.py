@@ -166,5 +166,5 @@ def test_cleanup_removes_exactly_what_expired(
     assert user.get(f"/api/reports/{fresh}/json").status_code == 200
     for task_id, kept in ((old, False), (ancient, False), (fresh, True)):
         assert bool(list(uploads.glob(f"{task_id}.*"))) is kept
-        assert bool(list(reports.glob(f"{task_id}.*"))) is kept
+        assert bool(list(reports.glob(f"{task_id}/*.*"))) is kept  # reports/<task-id>/<attempt>.*
     assert not stale_orphan.exists() and young_orphan.exists()

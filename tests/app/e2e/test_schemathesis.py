@@ -1,4 +1,5 @@
-"""Schemathesis (`st run`) on the live OpenAPI schema as a signed-in user: no 500, no schema violation."""
+"""Schemathesis (`st run`) on the live OpenAPI schema, as a signed-in user and as an administrator (so the
+admin endpoints are exercised too): no 500, no schema violation."""
 
 from __future__ import annotations
 
@@ -10,17 +11,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.e2e.server import LiveServer, register_and_approve
+from tests.app.e2e.server import ADMIN_PASSWORD, LiveServer, login, register_and_approve
 
 ST = Path(sys.executable).with_name("st")
 
 
 @pytest.mark.timeout(600)
-def test_schemathesis_finds_no_server_error(server: LiveServer, admin: httpx.Client, tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", ["user", "admin"])
+def test_schemathesis_finds_no_server_error(
+    server: LiveServer, admin: httpx.Client, tmp_path: Path, role: str
+) -> None:
     st = str(ST) if ST.exists() else shutil.which("st")
     if st is None:
         pytest.skip("schemathesis is not installed")
-    user = register_and_approve(server, admin, "fuzzer")
+    if role == "user":
+        user = register_and_approve(server, admin, "fuzzer")
+    else:  # a second administrator, so the fixture's own admin session survives whatever the fuzzer does
+        server.create_admin("fuzzadmin")
+        user = server.client()
+        login(user, "fuzzadmin", ADMIN_PASSWORD)
     done = subprocess.run(
         [
             st,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine_for
-from app.db.tables import tasks, users
+from app.db.tables import progress_snapshots, tasks, users
 from app.services.task_database import TaskDatabase, TooManyPendingTasks
 
 
@@ -82,16 +82,43 @@ async def test_expired_lease_is_retried_then_failed(engine: AsyncEngine) -> None
     [task_id] = await _tasks(db, await _owner(engine), 1, max_attempts=2)
     first = await db.claim_next("dead-worker", lease_seconds=-1)  # a lease that has already run out
     assert first is not None and first.attempts == 1
-    assert not await db.heartbeat(task_id, "other", 60)  # only the holder may extend it
+    assert not await db.heartbeat(first, "other", 60)  # only the holder may extend it
     second = await db.claim_next("rescuer", lease_seconds=-1)
     assert second is not None and second.task_id == task_id and second.attempts == 2
     assert not await db.complete(
-        task_id, "dead-worker", total_packets=1, health_score=1, warning=None, json_path="j", html_path="h"
+        first, "dead-worker", total_packets=1, health_score=1, warning=None, json_path="j", html_path="h"
     )  # the first worker lost the task: its late result is refused
     assert await db.claim_next("third", 60) is None  # attempts exhausted
     assert await db.fail_exhausted_leases() == 1
     task = await db.get_task(task_id, None)
-    assert task is not None and task.status == "failed" and "attempts exhausted" in (task.error_message or "")
+    assert task is not None and task.status == "failed"
+    assert "interrupted on each of its attempts" in (task.error_message or "")
+
+
+async def test_writes_are_fenced_by_attempt_number(engine: AsyncEngine) -> None:
+    """The same worker id retaking its own task: the older attempt's writes are all refused."""
+    db = TaskDatabase(engine)
+    [task_id] = await _tasks(db, await _owner(engine), 1)
+    old = await db.claim_next("w", lease_seconds=-1)
+    new = await db.claim_next("w", lease_seconds=60)
+    assert old is not None and new is not None and (old.attempts, new.attempts) == (1, 2)
+    assert not await db.heartbeat(old, "w", 60)
+    assert not await db.record_progress(old, "w", phase="reading", percent=90, packets=5)
+    assert not await db.fail(old, "w", "stale")
+    assert await db.record_progress(new, "w", phase="reading", percent=10, packets=1)
+    assert await db.complete(
+        new, "w", total_packets=7, health_score=90, warning=None, json_path="r/2.json", html_path="r/2.html"
+    )
+    assert not await db.complete(
+        old, "w", total_packets=1, health_score=1, warning=None, json_path="r/1.json", html_path="r/1.html"
+    )
+    assert not await db.record_progress(new, "w", phase="reading", percent=50, packets=3)  # finished
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(tasks).where(tasks.c.task_id == task_id))).mappings().one()
+        snaps = (await conn.execute(sa.select(progress_snapshots.c.attempt))).scalars().all()
+    assert (row["status"], row["completed_attempt"], row["total_packets"]) == ("completed", 2, 7)
+    assert row["report_json_path"] == "r/2.json"
+    assert snaps == [2]
 
 
 async def test_pending_quota(engine: AsyncEngine) -> None:
