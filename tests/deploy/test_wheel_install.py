@@ -14,13 +14,11 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.conftest import create_postgres_database, drop_postgres_database, require_postgres
 from tests.app.e2e.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,16 +122,6 @@ def test_db_upgrade_on_sqlite_outside_the_repository(installed: Path, tmp_path: 
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert version == _head_revision()
     assert {"users", "tasks", "progress_snapshots"} <= tables
-
-
-@pytest.fixture
-def postgres_url(postgres_available: bool) -> Iterator[str]:
-    require_postgres(postgres_available)
-    url = create_postgres_database("pcap_wheel")
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 @pytest.mark.postgres
