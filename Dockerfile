@@ -27,16 +27,18 @@ WORKDIR /src
 COPY --from=requirements /src/requirements.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt
 
-COPY pyproject.toml README.md alembic.ini ./
+# The engine's kernels, compiled ahead of time from the engine sources alone (a change to `app` reuses them).
+# They are compiled for a CPU model: `generic` (default) runs on any CPU of the architecture, so the image
+# runs wherever it is pulled; `--build-arg AOT_CPU=host` is faster but only on CPUs like the builder's.
 COPY samples/demo.pcap samples/demo.pcap
 COPY pcap_analyzer pcap_analyzer
-COPY app app
-RUN pip install --no-deps . && rm -rf build
-
-# The kernels are compiled for a CPU model: `generic` (default) runs on any CPU of the architecture, so the
-# image runs wherever it is pulled; `--build-arg AOT_CPU=host` is faster but only on CPUs like the builder's.
 ARG AOT_CPU=generic
-RUN PCAP_ANALYZER_AOT_CPU="$AOT_CPU" python -m pcap_analyzer.aot \
+RUN PCAP_ANALYZER_AOT_CPU="$AOT_CPU" python -m pcap_analyzer.aot
+
+COPY pyproject.toml README.md alembic.ini ./
+COPY app app
+RUN pip install --no-deps . \
+ && rm -rf build \
  && site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
  && cp pcap_analyzer/_kernels.json pcap_analyzer/_kernels.*.so "$site/pcap_analyzer/" \
  && cd / && python -c "from pcap_analyzer import jit; assert jit.MODE == 'aot', 'compiled kernels not used'"
