@@ -150,7 +150,7 @@ def ensure_base_image(log: Path) -> float:
             _STANDIN_DOCKERFILE.format(rootfs_tag=rootfs_tag, packages=" ".join(_STANDIN_PACKAGES))
         )
         build = subprocess.run(
-            ["docker", "build", "--network", "host", "-t", BASE_IMAGE, str(work)],
+            ["docker", "build", "--force-rm", "--network", "host", "-t", BASE_IMAGE, str(work)],
             env={**os.environ, "DOCKER_BUILDKIT": "0"},
             capture_output=True,
             text=True,

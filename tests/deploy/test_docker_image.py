@@ -48,7 +48,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base_s = ensure_base_image(log)
     started = time.monotonic()
     build = subprocess.run(
-        ["docker", "build", "--network", "host", "-t", IMAGE, str(ROOT)],
+        ["docker", "build", "--force-rm", "--network", "host", "-t", IMAGE, str(ROOT)],
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
         capture_output=True,
         text=True,
@@ -178,7 +178,7 @@ def container_worker(image: str, server: LiveServer, data_dir: Path) -> Worker:
         return done.stdout + done.stderr
 
     def stop() -> None:
-        docker("rm", "-f", name, check=False)
+        docker("rm", "-f", "-v", name, check=False)
 
     return Worker(f"container {name}", log, lambda: docker("kill", "-s", "KILL", name), stop)
 
