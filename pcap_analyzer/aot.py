@@ -2,12 +2,16 @@
 
 Usage: python -m pcap_analyzer.aot [--if-stale] [--quiet]
 
+The machine code targets this machine's CPU. PCAP_ANALYZER_AOT_CPU names another LLVM CPU model instead:
+`generic` runs on every CPU of the architecture (what a container image built on one machine and run on
+others needs), `x86-64-v3` needs AVX2, and so on.
+
 The build runs the engine with Numba's JIT over the bundled sample, as a classic pcap and as pcapng, and
 over a generated RTP stream, with tiny initial tables so every growth path runs too, and records the
 signature each kernel was compiled for.
 Signatures that differ only in an array being read-only are merged into the read-only one (Numba compiled
 it, so the kernel never writes that array). `numba.pycc` then compiles, for every kernel and signature, a
-thin wrapper that calls the kernel (same machine code as the JIT, for this machine's CPU) and releases the
+thin wrapper that calls the kernel (same machine code as the JIT, for the CPU model above) and releases the
 GIL like `nogil=True`. The manifest `_kernels.json` records the sources' fingerprint and each compiled
 signature; `pcap_analyzer.jit` uses the module only while the fingerprint matches. Needs a C compiler.
 """
@@ -202,8 +206,8 @@ def build(quiet: bool = False) -> Path:
         _release_gil_in_wrappers()
         cc = CC(AOT_MODULE.rsplit(".", 1)[1], source_module=__name__)
         cc.output_dir = str(workdir)
-        cc.target_cpu = "host"
-        manifest: dict[str, Any] = {"fingerprint": fingerprint, "kernels": {}}
+        cc.target_cpu = os.environ.get("PCAP_ANALYZER_AOT_CPU", "").strip() or "host"
+        manifest: dict[str, Any] = {"fingerprint": fingerprint, "target_cpu": cc.target_cpu, "kernels": {}}
         n = 0
         for key, (dispatcher, sigs) in sorted(kernels.items()):
             exports = []
