@@ -263,10 +263,11 @@ class Worker:
             if not ok:
                 raise LeaseLost("the task was taken over or deleted before the result was recorded")
             log.info(
-                "%s: completed (%s packets, health %s)%s",
-                what,
+                "task %s: completed (%s packets, health %s) in attempt %d%s",
+                task.task_id,
                 outcome.get("total_packets"),
                 outcome.get("health_score"),
+                task.attempts,
                 f" with a warning: {outcome['warning']}" if outcome.get("warning") else "",
             )
             return
