@@ -56,6 +56,28 @@ class AnalysisConfig(BaseModel):
     )
     # DNS
     dns_slow_ms: float = Field(default=100.0, gt=0, description="DNS responses slower than this are slow.")
+    dns_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="A DNS query with no answer this long is unanswered; a younger one at the end of the "
+        "capture is 'no answer seen before the capture ended'.",
+    )
+    # evidence needed before a finding is a warning or critical
+    min_evidence_events: int = Field(
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="Fewer bad events (retransmissions, unanswered queries, refused connections, ...) than "
+        "this give at most an info finding.",
+    )
+    min_sample_packets: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000_000,
+        description="A rate measured over fewer packets (segments, queries, attempts) is never critical and "
+        "says 'based on N packets'.",
+    )
     # UDP
     jitter_warning_ms: float = Field(default=30.0, gt=0, description="Mean RFC 3550 jitter above this warns.")
     udp_stream_min_packets: int = Field(
@@ -80,6 +102,9 @@ class AnalysisConfig(BaseModel):
     max_gaps: int = Field(default=100, ge=0, description="Gaps and bursts listed.")
     max_evidence_frames: int = Field(default=20, ge=1, description="Frame numbers quoted per finding.")
     max_findings: int = Field(default=30, ge=1, description="Findings listed.")
+    max_tcp_servers: int = Field(
+        default=200, ge=1, le=100_000, description="TCP server endpoints listed (most affected first)."
+    )
 
     def as_report_dict(self) -> dict[str, float | int | str | bool]:
         """The values as the flat mapping stored in AnalysisResult.config."""
