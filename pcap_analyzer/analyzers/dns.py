@@ -267,13 +267,15 @@ class DnsAnalyzer:
 
     def finalize(self, end_ns: int | None = None) -> DnsSummary:
         """The DNS summary. Transactions still open at the end count as unanswered, but those whose query
-        was sent less than `timeout_s` before `end_ns` (the capture's last packet; default: the last DNS
-        packet) count as `pending_at_end`."""
+        was sent less than `timeout_s` before `end_ns` (the capture's last packet) count as
+        `pending_at_end` (none without `end_ns`)."""
         n = self.open_transactions
         vals = self._vals[:n]
         open_rows = np.flatnonzero(vals[:, k.V_ANSWERED] == 0)
-        end = int(self._counts[k.C_LATEST]) if end_ns is None else max(end_ns, int(self._counts[k.C_LATEST]))
-        young = vals[open_rows, k.V_TS] > end - self.timeout_ns
+        if end_ns is None:
+            young = np.zeros(open_rows.size, np.bool_)
+        else:
+            young = vals[open_rows, k.V_TS] > max(end_ns, int(self._counts[k.C_LATEST])) - self.timeout_ns
         pending = open_rows[young]
         self.pending += int(pending.size)
         sid = vals[pending, k.V_SERVER]

@@ -40,6 +40,11 @@ def _by_server(
     return groups
 
 
+def _rate(x: float) -> str:
+    """A percentage with the digits a small one needs (0.03, not 0.0)."""
+    return f"{x:.1f}" if x >= 0.1 or x == 0 else f"{x:.2f}" if x >= 0.01 else "<0.01"
+
+
 def _of(n: int, m: int, what: str) -> str:
     return f"{n:,} of {m:,} {what}"
 
@@ -58,7 +63,7 @@ def loss_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]:
         loss = pct(s.retransmissions, s.data_segments)
         rto = rto_share_pct(s)
         title = (
-            f"Transfers to {s.server} lost {loss:.1f}% of segments "
+            f"Transfers to {s.server} lost {_rate(loss)}% of segments "
             f"({_of(s.retransmissions, s.data_segments, 'resent')})"
         )
         if rto >= 1:
@@ -205,20 +210,25 @@ def latency_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Findin
                 evidence=evidence(group, cfg),
             )
         )
-    high = lambda c: c.rtt_ms.p95 is not None and c.rtt_ms.p95 > cfg.high_rtt_ms  # noqa: E731
-    for server, group in _by_server(conns, high).items():
-        worst = max(c.rtt_ms.p95 or 0.0 for c in group)
-        samples = sum(c.rtt_ms.count for c in group)
-        sev, note = weigh("warning", samples, samples, cfg)
+    for srv in result.tcp_servers:
+        st = srv.rtt_ms
+        if st.p95 is None or st.p95 <= cfg.high_rtt_ms:
+            continue
+        group = [
+            c
+            for c in conns
+            if endpoint(c.server, c.server_port) == srv.server and (c.rtt_ms.p95 or 0.0) > cfg.high_rtt_ms
+        ]
+        sev, note = weigh("warning", st.count, st.count, cfg)
         out.append(
             Finding(
                 id="tcp.high_rtt",
                 severity=sev,
-                title=f"Round-trip time to {server} is high: ACK RTT p95 up to {worst:,.0f} ms over "
-                f"{_of(len(group), total.get(server, len(group)), 'connections')}",
+                title=f"Round-trip time to {srv.server} is high: ACK RTT p95 {st.p95:,.0f} ms over "
+                f"{st.count:,} samples from {srv.connections:,} connections",
                 detail="Long round trips slow every request and limit TCP throughput (window / RTT). Look "
                 "for queueing (bufferbloat) or a long path." + note,
-                impact=min(10, 5 * worst / cfg.high_rtt_ms),
+                impact=min(10, 5 * st.p95 / cfg.high_rtt_ms),
                 evidence=evidence(group, cfg),
             )
         )

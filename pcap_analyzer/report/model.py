@@ -102,6 +102,7 @@ class TcpServer(_Model):
     connection_time_s: float = 0.0  # sum of connection durations
     refused: int = 0  # SYN answered by RST
     never_answered: int = 0  # SYN answered by neither SYN/ACK nor RST
+    rtt_ms: Stats = Field(default_factory=Stats)  # tcp.analysis.ack_rtt over all its connections
 
 
 class DnsServer(_Model):

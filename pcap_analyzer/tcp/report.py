@@ -265,6 +265,15 @@ class TcpReport:
         }
         rank = np.lexsort((-cols["connections"], -(cols["refused"] + cols["never_answered"]),
                            -cols["retransmissions"]))[:limit]
+        # ACK RTT of each listed server over all its samples
+        listed = np.full(g, -1, np.int64)
+        listed[rank] = np.arange(rank.size)
+        of_stream = np.full(n, -1, np.int64)
+        of_stream[has] = listed[group]
+        sample_server = of_stream[self.rtt.stream]
+        rows = np.flatnonzero(sample_server >= 0)
+        order, bounds = _groups(sample_server[rows], rank.size)
+        rtt = group_stats_ms(self.rtt.value, rows[order], bounds[: rank.size + 1])
         out = []
         for j in rank.tolist():
             f = int(r[first[j]])
@@ -274,7 +283,7 @@ class TcpReport:
                     vals[name] = int(vals[name])
             addr = _addr(ft.b_hi[f], ft.b_lo[f])
             server = f"[{addr}]:{int(ft.b_port[f])}" if ":" in addr else f"{addr}:{int(ft.b_port[f])}"
-            out.append(TcpServer(server=server, **vals))
+            out.append(TcpServer(server=server, rtt_ms=rtt[len(out)], **vals))
         return out
 
     def syn_frames(self) -> int:
