@@ -93,9 +93,7 @@ def test_mix_puts_the_bulk_path_first(tmp_path: Path) -> None:
     short = next(f for f in _of(r, "tcp.loss") if SHORT in f.title)
     assert short.severity == "info"
     refused = _of(r, "tcp.refused")[0]
-    assert refused.title == f"200 of 3,200 connection attempts to {SHORT}:9999 were refused (RST)" or (
-        refused.title == f"200 of 200 connection attempts to {SHORT}:9999 were refused (RST)"
-    )
+    assert refused.title == f"200 of 200 connection attempts to {SHORT}:9999 were refused (RST)"
     (never,) = _of(r, "tcp.unanswered_syn")
     assert never.title == "3 of 3 connection attempts to 10.99.0.9:22 were never answered"
     assert never.severity == "info"  # 3 attempts: fewer than min_evidence_events
