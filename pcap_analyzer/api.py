@@ -230,7 +230,7 @@ class _Pipeline:
         if not result.tcp.data_segments:
             result.tcp.data_segments = self.facts.tcp_data_segments
         result.connections = report.connections(cfg.max_connections)
-        result.tcp_servers = report.servers(cfg.max_tcp_servers)
+        result.tcp_servers = report.servers(cfg.max_tcp_servers, cfg.slow_handshake_ms)
         worst = [c.stream for c in result.connections[: cfg.detail_connections]]
         result.connection_details = report.details(worst)
         last = result.capture.last_ts

@@ -164,26 +164,24 @@ def refused_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Findin
     return out
 
 
-def _connections_of(result: AnalysisResult) -> dict[str, int]:
-    return {s.server: s.connections for s in result.tcp_servers}
-
-
 def reset_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]:
     out = []
-    total = _connections_of(result)
     keep = lambda c: c.resets > 0 and c.state not in ("REJ", "S0")  # noqa: E731
-    for server, group in _by_server(result.connections, keep).items():
-        m = total.get(server, len(group))
-        sev, note = weigh("warning", len(group), m, cfg)
+    listed = _by_server(result.connections, keep)
+    for s in result.tcp_servers:
+        n = s.reset_connections
+        if n <= 0:
+            continue
+        sev, note = weigh("warning", n, s.connections, cfg)
         out.append(
             Finding(
                 id="tcp.reset",
                 severity=sev,
-                title=f"{_of(len(group), m, 'established connections')} with {server} were reset",
+                title=f"{_of(n, s.connections, 'established connections')} with {s.server} were reset",
                 detail="A side aborted the connection with RST instead of closing it: an application error, "
                 "a timeout in a proxy or load balancer, or a crash." + note,
-                impact=min(5, 1 + 0.2 * pct(len(group), m)),
-                evidence=evidence(group, cfg, "rst"),
+                impact=min(5, 1 + 0.2 * pct(n, s.connections)),
+                evidence=evidence(listed.get(s.server, []), cfg, "rst"),
             )
         )
     return out
@@ -191,23 +189,24 @@ def reset_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]
 
 def latency_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]:
     out = []
-    total = _connections_of(result)
     conns = result.connections
     slow = lambda c: c.handshake_ms is not None and c.handshake_ms > cfg.slow_handshake_ms  # noqa: E731
-    for server, group in _by_server(conns, slow).items():
-        worst = max(c.handshake_ms or 0.0 for c in group)
-        m = total.get(server, len(group))
-        sev, note = weigh("warning", len(group), m, cfg)
+    listed = _by_server(conns, slow)
+    for s in result.tcp_servers:
+        n = s.slow_handshakes
+        if n <= 0:
+            continue
+        sev, note = weigh("warning", n, s.connections, cfg)
         out.append(
             Finding(
                 id="tcp.slow_handshake",
                 severity=sev,
-                title=f"{_of(len(group), m, 'handshakes')} with {server} took longer than "
-                f"{cfg.slow_handshake_ms:g} ms (worst {worst:,.0f} ms)",
+                title=f"{_of(n, s.connections, 'handshakes')} with {s.server} took longer than "
+                f"{cfg.slow_handshake_ms:g} ms (worst {s.worst_handshake_ms or 0:,.0f} ms)",
                 detail="The SYN/ACK came late: a distant or overloaded server, a full accept queue, or a "
                 "lost SYN that had to be retransmitted." + note,
-                impact=min(10, 2 + 0.2 * pct(len(group), m)),
-                evidence=evidence(group, cfg),
+                impact=min(10, 2 + 0.2 * pct(n, s.connections)),
+                evidence=evidence(listed.get(s.server, []), cfg),
             )
         )
     for srv in result.tcp_servers:

@@ -102,6 +102,9 @@ class TcpServer(_Model):
     connection_time_s: float = 0.0  # sum of connection durations
     refused: int = 0  # SYN answered by RST
     never_answered: int = 0  # SYN answered by neither SYN/ACK nor RST
+    reset_connections: int = 0  # connections with an RST, refused ones apart
+    slow_handshakes: int = 0  # SYN to SYN/ACK slower than slow_handshake_ms
+    worst_handshake_ms: float | None = None
     rtt_ms: Stats = Field(default_factory=Stats)  # tcp.analysis.ack_rtt over all its connections
 
 

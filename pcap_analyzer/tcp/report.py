@@ -228,7 +228,7 @@ class TcpReport:
         """Per stream: last packet - first packet (float: damaged stamps overflow int64 differences)."""
         return (self.streams[:, S_LAST_TS].astype(np.float64) - self.streams[:, S_FIRST_TS]) / 1e9
 
-    def servers(self, limit: int = 200) -> list[TcpServer]:
+    def servers(self, limit: int = 200, slow_handshake_ms: float = 200.0) -> list[TcpServer]:
         """Per server endpoint (responder address and port), figures over ALL its connections: the
         `limit` most affected (retransmissions, then refused/unanswered attempts, then connections)."""
         ft, n = self.flow_table, self.streams.shape[0]
@@ -262,7 +262,12 @@ class TcpReport:
             "rto_wait_ms": total(rto) / 1e6, "rto_connections": total(rto > 0),
             "connection_time_s": total(self.durations_s()), "refused": total(refused),
             "never_answered": total(never),
+            "reset_connections": total((self.dirs[:, :, D_RST].sum(axis=1) > 0) & ~refused & ~never),
         }
+        hs_ms = self._stream_index().handshake * 1e3
+        cols["slow_handshakes"] = total(hs_ms > slow_handshake_ms)  # NaN (no handshake) is not slow
+        worst = np.full(g, -np.inf)
+        np.maximum.at(worst, group, np.nan_to_num(hs_ms[has], nan=-np.inf))
         rank = np.lexsort((-cols["connections"], -(cols["refused"] + cols["never_answered"]),
                            -cols["retransmissions"]))[:limit]
         # ACK RTT of each listed server over all its samples
@@ -278,8 +283,9 @@ class TcpReport:
         for j in rank.tolist():
             f = int(r[first[j]])
             vals = {name: col[j].item() for name, col in cols.items()}
+            vals["worst_handshake_ms"] = float(worst[j]) if np.isfinite(worst[j]) else None
             for name in vals:
-                if name not in ("rto_wait_ms", "connection_time_s"):
+                if name not in ("rto_wait_ms", "connection_time_s", "worst_handshake_ms"):
                     vals[name] = int(vals[name])
             addr = _addr(ft.b_hi[f], ft.b_lo[f])
             server = f"[{addr}]:{int(ft.b_port[f])}" if ":" in addr else f"{addr}:{int(ft.b_port[f])}"

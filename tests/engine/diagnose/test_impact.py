@@ -124,3 +124,29 @@ def test_rto_waiting_is_a_union_never_longer_than_the_connection(tmp_path: Path)
     assert conn.rto_time_ms <= conn.duration_s * 1000
     assert r.tcp.rto_wait_ms == pytest.approx(conn.rto_time_ms)
     assert r.tcp_servers[0].rto_wait_ms == pytest.approx(conn.rto_time_ms)
+
+
+def test_counts_cover_every_connection_not_only_the_listed_ones(tmp_path: Path) -> None:
+    # 600 connections; 10 slow handshakes (300 ms, the worst 390 ms) and 7 resets; only 50 are listed
+    tr = Trace()
+    for i in range(600):
+        c = Conn(tr, "10.6.0.1", 20000 + i, "10.6.0.2", 443)
+        rtt = 0.3 + 0.01 * i if i < 10 else 0.001
+        t = c.handshake(i * 0.5, rtt)
+        c.c2s(t, "PA", 100)
+        c.cseq += 100
+        c.s2c(t + 0.001, "A")
+        if 100 <= i < 107:
+            c.s2c(t + 0.002, "R")
+        else:
+            c.close(t + 0.002, 0.001)
+    r = analyze(tr.write(tmp_path / "many.pcap"), config={"max_connections": 50})
+    assert len(r.connections) == 50
+    (srv,) = r.tcp_servers
+    assert (srv.connections, srv.slow_handshakes, srv.reset_connections) == (600, 10, 7)
+    assert srv.worst_handshake_ms == pytest.approx(390.0, abs=0.01)
+    titles = {f.id: f for f in r.findings}
+    assert titles["tcp.slow_handshake"].title == (
+        "10 of 600 handshakes with 10.6.0.2:443 took longer than 200 ms (worst 390 ms)"
+    )
+    assert titles["tcp.reset"].title == "7 of 600 established connections with 10.6.0.2:443 were reset"
