@@ -167,7 +167,9 @@ class _Pipeline:
         self.facts = _CaptureFacts()
         self.tracker = FlowTracker(tcp_idle_split_s=cfg.tcp_idle_split_s)
         self.tcp = TcpAnalyzer(flagged_per_stream=cfg.max_flagged_packets, series_points=cfg.detail_points)
-        self.dns = DnsAnalyzer(max_list=cfg.max_dns_examples)
+        self.dns = DnsAnalyzer(
+            max_list=cfg.max_dns_examples, timeout_s=cfg.dns_timeout_s, slow_ms=cfg.dns_slow_ms
+        )
         self.jitter = UdpStreamAnalyzer(
             min_packets=cfg.udp_stream_min_packets, max_streams=cfg.max_udp_streams
         )
@@ -228,9 +230,11 @@ class _Pipeline:
         if not result.tcp.data_segments:
             result.tcp.data_segments = self.facts.tcp_data_segments
         result.connections = report.connections(cfg.max_connections)
+        result.tcp_servers = report.servers(cfg.max_tcp_servers, cfg.slow_handshake_ms)
         worst = [c.stream for c in result.connections[: cfg.detail_connections]]
         result.connection_details = report.details(worst)
-        result.dns = self.dns.finalize()
+        last = result.capture.last_ts
+        result.dns = self.dns.finalize(None if last is None else round(last * 1e9))
         result.udp_streams = self.jitter.finalize()
         result.throughput, result.timeline = self.throughput.finalize(self.dns.series())
         result.fragmentation = self.fragments.finalize()
@@ -242,6 +246,7 @@ class _Pipeline:
             "flagged_packets": cfg.max_flagged_packets,
             "connection_details": cfg.detail_connections,
             "findings": cfg.max_findings,
+            "tcp_servers": cfg.max_tcp_servers,
         }
         for analyzer in self.streaming:
             limits.update(getattr(analyzer, "limits", dict)())

@@ -80,6 +80,28 @@ class AnalysisConfig(BaseModel):
     dns_slow_ms: float = Field(
         default=100.0, gt=0, le=600_000, description="DNS responses slower than this are slow."
     )
+    dns_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="A DNS query with no answer this long is unanswered; a younger one at the end of the "
+        "capture is 'no answer seen before the capture ended'.",
+    )
+    # evidence needed before a finding is a warning or critical
+    min_evidence_events: int = Field(
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="Fewer bad events (retransmissions, unanswered queries, refused connections, ...) than "
+        "this give at most an info finding.",
+    )
+    min_sample_packets: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000_000,
+        description="A rate measured over fewer packets (segments, queries, attempts) is never critical and "
+        "says 'based on N packets'.",
+    )
     # UDP
     jitter_warning_ms: float = Field(
         default=30.0, gt=0, le=600_000, description="Mean RFC 3550 jitter above this warns."
@@ -110,6 +132,9 @@ class AnalysisConfig(BaseModel):
         default=20, ge=1, le=1000, description="Frame numbers quoted per finding."
     )
     max_findings: int = Field(default=30, ge=1, le=1000, description="Findings listed.")
+    max_tcp_servers: int = Field(
+        default=200, ge=1, le=100_000, description="TCP server endpoints listed (most affected first)."
+    )
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> AnalysisConfig:

@@ -39,17 +39,21 @@ _Answers: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Opt
 
 
 class DnsAnalyzer:
-    """Matches responses to queries as tshark does (one transaction per conversation and DNS id).
+    """Matches responses to queries: one transaction per conversation, DNS id and question (name, type,
+    class).
 
-    A query whose (conversation, id) has an unanswered transaction is a retransmission (tshark's
-    dns.retransmission; like tshark 4.0 we do not compare names, so a client reusing an id before the
-    answer counts as a retransmission); otherwise it opens a new transaction. The response
+    A query whose (conversation, id, question) has an unanswered transaction is a retransmission (tshark's
+    dns.retransmission, except that tshark 4.0 compares ids only: a stub resolver sending random ids on one
+    port reuses an id for another name now and then, which tshark takes for a retransmission and we do
+    not); otherwise it opens a new transaction. The response
     time runs from the transaction's FIRST query (dns.time). A second response to an answered
     transaction is a retransmitted response (no time); a response with no transaction is unsolicited.
-    `unanswered` counts transactions never answered (tshark's query frames without dns.response_in,
-    minus the retransmitted ones). The matching is one Numba pass per chunk (`dns_kernel.py`) over
-    transactions kept in NumPy rows. Memory: open transactions are capped at `max_open`; past it,
-    transactions older than `stale_s` are closed (still counted), lists are capped (see `limits`).
+    `unanswered` counts transactions never answered whose first query was sent at least `timeout_s` before the
+    capture ended; younger ones are `pending_at_end` (their answer may have come after the capture stopped).
+    Answers slower than `slow_ms` are counted per server (`slow_answers`). The matching is one Numba pass per
+    chunk (`dns_kernel.py`) over transactions kept in NumPy rows. Memory: open transactions are capped at
+    `max_open`; past it, transactions older than `stale_s` are closed (still counted), lists are capped (see
+    `limits`).
     """
 
     def __init__(
@@ -60,7 +64,13 @@ class DnsAnalyzer:
         max_list: int = 100,
         max_servers: int = 1000,
         max_points: int = 5000,
+        timeout_s: float = 5.0,
+        slow_ms: float = 100.0,
     ) -> None:
+        self.timeout_ns, self.slow_ms = int(timeout_s * NS), slow_ms
+        stale_s = max(stale_s, 2 * timeout_s)
+        self.pending = self.slow_answers = 0
+        self._srv_extra = np.zeros((max_servers, 2), np.int64)  # pending at end, slow answers
         self.max_open, self.stale_ns, self.max_list = max_open, int(stale_s * NS), max_list
         self.max_servers, self.max_points = max_servers, max_points
         self.queries = self.responses = self.unanswered = 0
@@ -167,6 +177,11 @@ class DnsAnalyzer:
         self._hist += np.bincount(b, minlength=self._hist.size)
         for sid in np.unique(server[server >= 0]).tolist():
             self._srv_times[sid].add(ns[server == sid])
+        slow = ms > self.slow_ms
+        self.slow_answers += int(slow.sum())
+        sid = server[slow & (server >= 0)]
+        if sid.size:
+            self._srv_extra[:, 1] += np.bincount(sid, minlength=self.max_servers)
 
     def _add_errors(self, q: _Answers) -> None:
         room = self.max_list - len(self._errors)
@@ -250,11 +265,24 @@ class DnsAnalyzer:
         t, v = self._pt.values().tolist(), self._pv.values().tolist()
         return [{"t": a, "v": b} for a, b in zip(t, v, strict=True)]
 
-    def finalize(self) -> DnsSummary:
-        """The DNS summary; transactions still open at the end count as unanswered."""
+    def finalize(self, end_ns: int | None = None) -> DnsSummary:
+        """The DNS summary. Transactions still open at the end count as unanswered, but those whose query
+        was sent less than `timeout_s` before `end_ns` (the capture's last packet) count as
+        `pending_at_end` (none without `end_ns`)."""
         n = self.open_transactions
         vals = self._vals[:n]
         open_rows = np.flatnonzero(vals[:, k.V_ANSWERED] == 0)
+        if end_ns is None:
+            young = np.zeros(open_rows.size, np.bool_)
+        else:
+            young = vals[open_rows, k.V_TS] > max(end_ns, int(self._counts[k.C_LATEST])) - self.timeout_ns
+        pending = open_rows[young]
+        self.pending += int(pending.size)
+        sid = vals[pending, k.V_SERVER]
+        sid = sid[sid >= 0]
+        if sid.size:
+            self._srv_extra[:, 0] += np.bincount(sid, minlength=self.max_servers)
+        open_rows = open_rows[~young]
         self._close_unanswered(open_rows[np.argsort(vals[open_rows, k.V_FRAME], kind="stable")])
         self._counts[k.C_OPEN] = 0
         self._slots.fill(k.EMPTY)
@@ -264,6 +292,8 @@ class DnsAnalyzer:
                 queries=int(self._srv_counts[i, k.SRV_QUERIES]),
                 unanswered=int(self._srv_counts[i, k.SRV_UNANSWERED]),
                 errors=int(self._srv_counts[i, k.SRV_ERRORS]),
+                pending_at_end=int(self._srv_extra[i, 0]),
+                slow_answers=int(self._srv_extra[i, 1]),
                 response_time_ms=self._srv_times[i].stats(),
             )
             for i in range(int(self._counts[k.C_SERVERS]))
@@ -277,6 +307,8 @@ class DnsAnalyzer:
             queries=self.queries,
             responses=self.responses,
             unanswered=self.unanswered,
+            pending_at_end=self.pending,
+            slow_answers=self.slow_answers,
             retransmitted_queries=self.retransmitted_queries,
             unsolicited_responses=self.unsolicited,
             response_time_ms=self._times.stats() if self._times.count else Stats(),

@@ -1,9 +1,9 @@
 """Numba kernels of the DNS analyzer: query/response matching over a chunk's DNS packets.
 
-Open transactions live in NumPy rows addressed by an open-addressing hash of their key
-(conversation, DNS id); a row is reused when its key opens a new transaction, so row order is the
-order in which keys were first inserted. Names are carried as 64-bit hashes of the label bytes the
-decoder visits (see `name_hash`); the analyzer decodes one representative per hash.
+Open transactions live in NumPy rows addressed by an open-addressing hash of their key (conversation, DNS id,
+question name, type and class); a row is reused when its key opens a new transaction, so row order is the
+order in which keys were first inserted. Names are carried as 64-bit hashes of the label bytes the decoder
+visits (see `name_hash`); the analyzer decodes one representative per hash.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ EMPTY = -1
 NAME_NONE = np.uint64(0)  # no question: qname_at gives ""
 NAME_ROOT = np.uint64(1)  # no label: "<Root>"
 
-# txn key columns (`keys`, uint64): conversation (+1, 0 = by address), canonical endpoints, DNS id
-K_CONV, K_AHI, K_ALO, K_APORT, K_BHI, K_BLO, K_BPORT, K_ID = range(8)
-N_KEY = 8
+# txn key columns (`keys`, uint64): conversation (+1, 0 = by address), canonical endpoints, DNS id with
+# the question's type and class (id | qtype << 16 | qclass << 32), question name hash
+K_CONV, K_AHI, K_ALO, K_APORT, K_BHI, K_BLO, K_BPORT, K_ID, K_NAME = range(9)
+N_KEY = 9
 # txn value columns (`vals`, int64)
 V_TS, V_FRAME, V_ANSWERED, V_QTYPE, V_SERVER, V_ORDER = range(6)
 N_VAL = 6
@@ -78,10 +79,37 @@ def name_hash(buf: np.ndarray, qoff: int) -> np.uint64:
 
 
 @kernel
-def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7):  # noqa: ANN001, ANN202
+def qclass_at(buf: np.ndarray, qoff: int) -> np.uint64:
+    """QCLASS of the question whose name starts at `buf[qoff]` (0 when it cannot be read)."""
+    if qoff <= 0:
+        return np.uint64(0)
+    q, end = np.int64(qoff), buf.shape[0]
+    for _ in range(128):
+        if q >= end:
+            return np.uint64(0)
+        n = np.int64(buf[q])
+        if n == 0:
+            q += 1
+            break
+        if n & 0xC0 == 0xC0:
+            q += 2
+            break
+        if n & 0xC0:
+            return np.uint64(0)
+        q += 1 + n
+    else:
+        return np.uint64(0)
+    if q + 4 > end:
+        return np.uint64(0)
+    return np.uint64((np.int64(buf[q + 2]) << 8) | np.int64(buf[q + 3]))
+
+
+@kernel
+def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7, k8):  # noqa: ANN001, ANN202
     """(slot, row) of a key; row = -1 and slot = the free slot when absent."""
     mask = np.uint64(slots.shape[0] - 1)
     h = mix64(mix64(mix64(mix64(mix64(mix64(mix64(mix64(GOLDEN, k0), k1), k2), k3), k4), k5), k6), k7)
+    h = mix64(h, k8)
     s = h & mask
     while True:
         r = slots[s]
@@ -89,6 +117,7 @@ def _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, k7):  # noqa: ANN001, ANN
             return s, -1
         if (
             keys[r, K_ID] == k7
+            and keys[r, K_NAME] == k8
             and keys[r, K_CONV] == k0
             and keys[r, K_AHI] == k1
             and keys[r, K_ALO] == k2
@@ -107,7 +136,7 @@ def rebuild(slots, keys, n) -> None:  # noqa: ANN001
     for r in range(n):
         s, _ = _key_slot(
             slots, keys, keys[r, 0], keys[r, 1], keys[r, 2], keys[r, 3], keys[r, 4], keys[r, 5],
-            keys[r, 6], keys[r, 7],
+            keys[r, 6], keys[r, 7], keys[r, 8],
         )
         slots[s] = r
 
@@ -151,7 +180,10 @@ def match_chunk(  # noqa: ANN201
         ts = ts_ns[i]
         if ts > counts[C_LATEST]:
             counts[C_LATEST] = ts
-        ident = np.uint64(dns_id[i])
+        qtype = np.uint64(dns_qtype[i])
+        qoff = np.int64(qname_off[i])
+        ident = np.uint64(dns_id[i]) | (qtype << np.uint64(16)) | (qclass_at(buf, qoff) << np.uint64(32))
+        name = name_hash(buf, qoff)
         c = conv[i]
         if c >= 0:
             k0, k1, k2, k3, k4, k5, k6 = np.uint64(c + 1), np.uint64(0), np.uint64(0), np.uint64(0), \
@@ -162,7 +194,7 @@ def match_chunk(  # noqa: ANN201
             if b0 < a0 or (b0 == a0 and (b1 < a1 or (b1 == a1 and b2 < a2))):
                 a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
             k0, k1, k2, k3, k4, k5, k6 = np.uint64(0), a0, a1, a2, b0, b1, b2
-        s, r = _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, ident)
+        s, r = _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, ident, name)
         q_row[j] = r
         if dns_flags[i] & 0x8000:
             rcode = dns_flags[i] & 0xF
@@ -179,15 +211,17 @@ def match_chunk(  # noqa: ANN201
                     srv_counts[sid, SRV_ERRORS] += 1
                 _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server)
             continue
-        if r >= 0 and not vals[r, V_ANSWERED]:  # tshark 4.0 compares ids only, not names
+        if r >= 0 and not vals[r, V_ANSWERED]:  # same flow, id and question, still unanswered
             kind[j] = RETRANSMITTED_QUERY
+            if vals[r, V_SERVER] >= 0:
+                srv_counts[vals[r, V_SERVER], SRV_QUERIES] += 1
             continue
         if r < 0:
             r = counts[C_OPEN]
             counts[C_OPEN] = r + 1
             slots[s] = r
             keys[r, 0], keys[r, 1], keys[r, 2], keys[r, 3] = k0, k1, k2, k3
-            keys[r, 4], keys[r, 5], keys[r, 6], keys[r, 7] = k4, k5, k6, ident
+            keys[r, 4], keys[r, 5], keys[r, 6], keys[r, 7], keys[r, 8] = k4, k5, k6, ident, name
             vals[r, V_ORDER] = counts[C_SEQ]
             counts[C_SEQ] += 1
         q_row[j] = r
@@ -196,7 +230,7 @@ def match_chunk(  # noqa: ANN201
         vals[r, V_QTYPE] = dns_qtype[i]
         addrs[r, A_CHI], addrs[r, A_CLO] = src_hi[i], src_lo[i]
         addrs[r, A_SHI], addrs[r, A_SLO] = dst_hi[i], dst_lo[i]
-        addrs[r, A_NAME] = name_hash(buf, np.int64(qname_off[i]))
+        addrs[r, A_NAME] = name
         sid = _server_id(srv_slots, srv_addr, counts, dst_hi[i], dst_lo[i])
         vals[r, V_SERVER] = sid
         if sid >= 0:

@@ -23,6 +23,8 @@ EVENTS: dict[str, int] = {
     "window_full": TcpAnalysis.WINDOW_FULL,
     "rst": TcpAnalysis.RST,
 }
+# The average rate needs at least this duration; shorter captures only get the busiest-second figure.
+MIN_AVERAGE_S = 1.0
 _BASE = 4  # series 0..3: bytes_ab, bytes_ba, bytes_total, packets; then events; then candidate streams
 _EVENT_BITS = np.array(list(EVENTS.values()), np.uint32)
 _SEC_WINDOW = 64  # 1-s buckets kept open for late (out-of-order) timestamps
@@ -149,7 +151,8 @@ class ThroughputAnalyzer:
         thr = Throughput(
             bytes=self.bytes,
             duration_s=dur,
-            bits_per_s=self.bytes * 8 / dur if dur > 0 else 0.0,
+            # an average over a near-zero duration would extrapolate (2 packets 24 us apart: "28 Mbit/s")
+            bits_per_s=self.bytes * 8 / dur if dur >= MIN_AVERAGE_S else None,
             max_1s_bits_per_s=float(best * 8),
         )
         b = self._bins

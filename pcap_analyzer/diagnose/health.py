@@ -1,175 +1,66 @@
-"""Health score: 100 minus capped penalties, each one a reason a person can read.
+"""Health score: 100 minus the penalties of the warning and critical findings, in the findings' order.
 
-Formula (every penalty is capped; the score is max(0, round(100 - sum of penalties))):
+The score and the findings agree by construction: every reason is one finding (same code, same title,
+same order), and its penalty is the finding's impact, capped per kind so that many servers with the same
+problem cannot take more than the kind's share:
 
-| code | measure | penalty (cap) |
+| kind | impact of one finding | cap per kind |
 |---|---|---|
-| tcp.retransmissions | retransmitted segments, % of TCP data segments | 6 x pct (30) |
-| tcp.rto_time | % of connection time waiting for retransmission timeouts (upper bound) | 0.5 x pct (15) |
-| tcp.zero_window | zero-window packets n | 2 x log2(1 + n) (10) |
-| tcp.refused | % of connection attempts refused by RST | 0.5 x pct (10) |
-| tcp.unanswered_syn | % of connection attempts never answered | 0.5 x pct (10) |
-| tcp.resets | RST packets on established connections, % of connections | 0.2 x pct (5) |
-| tcp.slow_handshake | % of handshakes slower than slow_handshake_ms | 0.2 x pct (10) |
-| tcp.high_rtt | ACK RTT p95 r above high_rtt_ms t | 5 x r / t (10) |
-| dns.unanswered | % of DNS queries unanswered | 3 x pct (15) |
-| dns.errors | % of DNS responses with SERVFAIL/REFUSED/... (not NXDOMAIN) | 1 x pct (5) |
-| dns.slow | DNS response p95 r above dns_slow_ms t | 3 x r / t (10) |
-| udp.jitter | UDP streams with mean jitter above jitter_warning_ms | 3 per stream (10) |
-| capture.truncated | the capture is cut or damaged | 5 (5) |
+| tcp.loss | 6 x loss % (max 30) + 0.5 x % of connection time waiting for timeouts (max 15) | 40 |
+| tcp.zero_window | 2 x log2(1 + zero-window packets) (max 10) | 10 |
+| tcp.refused, tcp.unanswered_syn | 2 + 0.5 x % of the server's connection attempts (max 10) | 10 each |
+| tcp.reset | 1 + 0.2 x % of the server's connections (max 5) | 5 |
+| tcp.slow_handshake | 2 + 0.2 x % of the server's handshakes (max 10) | 10 |
+| tcp.high_rtt | 5 x RTT p95 / high_rtt_ms (max 10) | 10 |
+| dns.unanswered | 3 x % of the server's queries (max 15) | 15 |
+| dns.errors | % of the server's queries (max 5) | 5 |
+| dns.slow | 3 x p95 / dns_slow_ms (max 10) when p95 is over dns_slow_ms, else 1 | 10 |
+| udp.jitter | 3 x mean jitter / jitter_warning_ms (max 10) | 10 |
+| capture.truncated | 5 | 5 |
+
+Info findings (small samples, too few events, harmless facts) do not lower the score. A capture with no
+packet has no score (None): there is nothing to judge.
 """
 
 from __future__ import annotations
 
-import math
+from pcap_analyzer.report.model import AnalysisResult, Finding, Health, HealthReason
 
-from pcap_analyzer.config import AnalysisConfig
-from pcap_analyzer.diagnose.measures import Measures, measure
-from pcap_analyzer.report.model import AnalysisResult, Health, HealthReason
-
-
-def _reason(code: str, message: str, penalty: float, cap: float) -> HealthReason | None:
-    p = min(cap, penalty)
-    if p <= 0.05:
-        return None
-    return HealthReason(code=code, message=message, penalty=round(p, 1))
-
-
-def _tcp_reasons(m: Measures, cfg: AnalysisConfig) -> list[HealthReason | None]:
-    out: list[HealthReason | None] = []
-    if m.retrans_pct > 0:
-        out.append(
-            _reason(
-                "tcp.retransmissions",
-                f"{m.retransmissions} TCP retransmissions ({m.retrans_pct:.2f}% of data segments)",
-                6 * m.retrans_pct,
-                30,
-            )
-        )
-    if m.rto_time_pct > 0:
-        out.append(
-            _reason(
-                "tcp.rto_time",
-                f"up to {m.rto_time_pct:.1f}% of connection time spent waiting for retransmission timeouts",
-                0.5 * m.rto_time_pct,
-                15,
-            )
-        )
-    if m.zero_windows:
-        out.append(
-            _reason(
-                "tcp.zero_window",
-                f"{m.zero_windows} zero-window advertisements",
-                2 * math.log2(1 + m.zero_windows),
-                10,
-            )
-        )
-    if m.refused:
-        out.append(
-            _reason(
-                "tcp.refused",
-                f"{m.refused} of {m.attempts} connection attempts refused (RST)",
-                0.5 * m.refused_pct,
-                10,
-            )
-        )
-    if m.unanswered:
-        out.append(
-            _reason(
-                "tcp.unanswered_syn",
-                f"{m.unanswered} of {m.attempts} connection attempts never answered",
-                0.5 * m.unanswered_pct,
-                10,
-            )
-        )
-    if m.aborted:
-        out.append(
-            _reason(
-                "tcp.resets",
-                f"{m.aborted} connections reset after they were established",
-                0.2 * m.aborted_pct,
-                5,
-            )
-        )
-    if m.slow_handshakes:
-        out.append(
-            _reason(
-                "tcp.slow_handshake",
-                f"{m.slow_handshakes} handshakes slower than {cfg.slow_handshake_ms:g} ms",
-                0.2 * m.slow_handshake_pct,
-                10,
-            )
-        )
-    p95 = m.ack_rtt_p95_ms
-    if p95 is not None and p95 > cfg.high_rtt_ms:
-        out.append(
-            _reason(
-                "tcp.high_rtt",
-                f"ACK RTT p95 is {p95:.0f} ms (threshold {cfg.high_rtt_ms:g} ms)",
-                5 * p95 / cfg.high_rtt_ms,
-                10,
-            )
-        )
-    return out
+PENALTY_CAPS = {
+    "tcp.loss": 40.0,
+    "tcp.zero_window": 10.0,
+    "tcp.refused": 10.0,
+    "tcp.unanswered_syn": 10.0,
+    "tcp.reset": 5.0,
+    "tcp.slow_handshake": 10.0,
+    "tcp.high_rtt": 10.0,
+    "dns.unanswered": 15.0,
+    "dns.errors": 5.0,
+    "dns.slow": 10.0,
+    "udp.jitter": 10.0,
+    "capture.truncated": 5.0,
+}
+NOTHING_TO_JUDGE = "nothing to judge: the capture holds no packet"
 
 
-def _other_reasons(result: AnalysisResult, m: Measures, cfg: AnalysisConfig) -> list[HealthReason | None]:
-    out: list[HealthReason | None] = []
-    dns = result.dns
-    if dns.unanswered:
-        out.append(
-            _reason(
-                "dns.unanswered",
-                f"{dns.unanswered} of {dns.queries} DNS queries unanswered",
-                3 * m.dns_unanswered_pct,
-                15,
-            )
-        )
-    if m.dns_errors:
-        out.append(
-            _reason(
-                "dns.errors",
-                f"{m.dns_errors} DNS error responses (SERVFAIL, REFUSED, ...)",
-                m.dns_error_pct,
-                5,
-            )
-        )
-    p95 = dns.response_time_ms.p95
-    if p95 is not None and p95 > cfg.dns_slow_ms:
-        out.append(
-            _reason(
-                "dns.slow",
-                f"DNS response time p95 is {p95:.0f} ms (threshold {cfg.dns_slow_ms:g} ms)",
-                3 * p95 / cfg.dns_slow_ms,
-                10,
-            )
-        )
-    if m.jittery_streams:
-        out.append(
-            _reason(
-                "udp.jitter",
-                f"{len(m.jittery_streams)} UDP streams with mean jitter above {cfg.jitter_warning_ms:g} ms",
-                3 * len(m.jittery_streams),
-                10,
-            )
-        )
-    if result.capture.truncated:
-        out.append(
-            _reason(
-                "capture.truncated", "the capture is cut or damaged: figures cover what was readable", 5, 5
-            )
-        )
-    return out
-
-
-def health_score(result: AnalysisResult, cfg: AnalysisConfig, m: Measures | None = None) -> Health:
-    """Score the analysed capture (0-100) and list the reasons that lowered it, largest first.
+def health_score(result: AnalysisResult, findings: list[Finding]) -> Health:
+    """Score the analysed capture (0-100) from its ranked findings; None when it holds no packet.
 
     Example:
-        >>> health_score(result, AnalysisConfig()).score
+        >>> health_score(result, findings).score
     """
-    m = m or measure(result, cfg)
-    reasons = [r for r in _tcp_reasons(m, cfg) + _other_reasons(result, m, cfg) if r is not None]
-    reasons.sort(key=lambda r: -r.penalty)
+    if result.capture.packets == 0:
+        return Health(score=None, note=NOTHING_TO_JUDGE)
+    used: dict[str, float] = {}
+    reasons = []
+    for f in findings:
+        if f.severity == "info":
+            continue
+        cap = PENALTY_CAPS.get(f.id, 10.0)
+        p = min(f.impact, cap - used.get(f.id, 0.0))
+        if p <= 0.05:
+            continue
+        used[f.id] = used.get(f.id, 0.0) + p
+        reasons.append(HealthReason(code=f.id, message=f.title, penalty=round(p, 1)))
     score = max(0, round(100 - sum(r.penalty for r in reasons)))
     return Health(score=score, reasons=reasons)

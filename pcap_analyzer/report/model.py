@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class _Model(BaseModel):
@@ -77,19 +77,44 @@ class TcpSummary(_Model):
     syn: int = 0  # packets with SYN and not ACK
     syn_ack: int = 0
     syn_retransmissions: int = 0
-    unanswered_connections: int = 0  # SYN never answered by SYN/ACK
+    unanswered_connections: int = 0  # SYN never answered by SYN/ACK (refused ones included, as tshark)
     refused_connections: int = 0  # SYN answered by RST
+    never_answered_connections: int = 0  # SYN answered by neither SYN/ACK nor RST (refused ones apart)
+    rto_wait_ms: float = 0.0  # time waiting for retransmission timeouts, union per connection, summed
+    connection_time_s: float = 0.0  # sum of the connections' durations (denominator of rto_wait_ms)
     ack_rtt_ms: Stats = Field(default_factory=Stats)
     handshake_ms: Stats = Field(default_factory=Stats)  # first SYN -> first SYN/ACK
     initial_rtt_ms: Stats = Field(default_factory=Stats)  # first SYN -> first ACK of the handshake
     rto_ms: Stats = Field(default_factory=Stats)  # time from an original segment to its retransmission
 
 
+class TcpServer(_Model):
+    """TCP figures of one server endpoint over ALL its connections in the capture (the denominators of the
+    per-server findings)."""
+
+    server: str  # "10.0.0.2:80" or "[2001:db8::1]:80"
+    connections: int = 0
+    data_segments: int = 0  # packets with payload, both directions
+    retransmissions: int = 0
+    affected_connections: int = 0  # connections with at least one retransmission
+    rto_wait_ms: float = 0.0  # union of RTO waiting periods per connection, summed
+    rto_connections: int = 0  # connections that waited for a retransmission timeout
+    connection_time_s: float = 0.0  # sum of connection durations
+    refused: int = 0  # SYN answered by RST
+    never_answered: int = 0  # SYN answered by neither SYN/ACK nor RST
+    reset_connections: int = 0  # connections with an RST, refused ones apart
+    slow_handshakes: int = 0  # SYN to SYN/ACK slower than slow_handshake_ms
+    worst_handshake_ms: float | None = None
+    rtt_ms: Stats = Field(default_factory=Stats)  # tcp.analysis.ack_rtt over all its connections
+
+
 class DnsServer(_Model):
     server: str
-    queries: int = 0
+    queries: int = 0  # retransmitted ones included, as DnsSummary.queries
     unanswered: int = 0
     errors: int = 0
+    pending_at_end: int = 0  # no answer seen before the capture ended (sent < dns_timeout_s before its end)
+    slow_answers: int = 0  # answers slower than dns_slow_ms
     response_time_ms: Stats = Field(default_factory=Stats)
 
 
@@ -107,7 +132,9 @@ class DnsQueryInfo(_Model):
 class DnsSummary(_Model):
     queries: int = 0
     responses: int = 0
-    unanswered: int = 0
+    unanswered: int = 0  # no answer within dns_timeout_s (pending_at_end apart)
+    pending_at_end: int = 0  # sent less than dns_timeout_s before the capture ended, no answer seen yet
+    slow_answers: int = 0  # answers slower than dns_slow_ms
     retransmitted_queries: int = 0
     unsolicited_responses: int = 0
     response_time_ms: Stats = Field(default_factory=Stats)
@@ -231,7 +258,7 @@ class Timeline(_Model):
 class Throughput(_Model):
     bytes: int = 0
     duration_s: float = 0.0
-    bits_per_s: float = 0.0
+    bits_per_s: float | None = 0.0  # None: the capture lasts less than 1 s, too short to average
     max_1s_bits_per_s: float = 0.0
 
 
@@ -270,8 +297,9 @@ class HealthReason(_Model):
 
 
 class Health(_Model):
-    score: int = 100  # 0..100
-    reasons: list[HealthReason] = Field(default_factory=list)
+    score: int | None = 100  # 0..100; None: nothing to judge (a capture without packets)
+    reasons: list[HealthReason] = Field(default_factory=list)  # the warning/critical findings, same order
+    note: str | None = None  # why there is no score
 
 
 class Evidence(_Model):
@@ -308,6 +336,7 @@ class AnalysisResult(_Model):
     top_talkers: list[Talker] = Field(default_factory=list)
     conversations: list[Conversation] = Field(default_factory=list)
     connections: list[TcpConnection] = Field(default_factory=list)  # worst first, capped, see `limits`
+    tcp_servers: list[TcpServer] = Field(default_factory=list)  # most affected first, capped, see `limits`
     connection_details: list[ConnectionDetail] = Field(default_factory=list)
     timeline: Timeline = Field(default_factory=Timeline)
     throughput: Throughput = Field(default_factory=Throughput)

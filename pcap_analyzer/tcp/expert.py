@@ -50,6 +50,7 @@ from pcap_analyzer.tcp.state import (
     S_HS_ACK_TS,
     S_LAST_TS,
     S_MRU_SYN,
+    S_RTO_END,
     S_RTO_TIME,
     W_LASTACKTIME,
     W_NEXTSEQTIME,
@@ -278,7 +279,12 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                         rto = t - seg[u, G_TS] if u != -1 else t - FW[W_NEXTSEQTIME]
                         if rto != 0:
                             out_rto[i] = rto
-                            S[S_RTO_TIME] += rto
+                            # waiting = union of [t - rto, t]: several segments resent after one loss
+                            # wait over the same period, which must count once
+                            start = max(t - rto, S[S_RTO_END])
+                            if t > start:
+                                S[S_RTO_TIME] += t - start
+                                S[S_RTO_END] = t
 
         # finished_checking_retransmission_type
         nseq = (sq + L) & MASK

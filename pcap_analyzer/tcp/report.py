@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.flows.model import FlowTable
-from pcap_analyzer.report.model import ConnectionDetail, Stats, TcpConnection, TcpSummary
+from pcap_analyzer.report.model import ConnectionDetail, Stats, TcpConnection, TcpServer, TcpSummary
 from pcap_analyzer.tcp.model import TcpAnalysis
 from pcap_analyzer.tcp.samples import Samples
 from pcap_analyzer.tcp.state import (
@@ -193,7 +193,7 @@ class TcpReport:
     def summary(self) -> TcpSummary:
         """Capture-wide TCP figures (`report.model.TcpSummary`)."""
         d, syn_ack_seen = self.dirs, self.streams[:, S_FIRST_SYNACK_TS] >= 0
-        states = self.states()
+        refused, never = self.refused_and_never_answered()
         hs = self.handshake_s()
         irtt = self.initial_rtt_s()
         c = self.count
@@ -211,10 +211,86 @@ class TcpReport:
             resets=c(TcpAnalysis.RST), syn=int(self.syn_frames()), syn_ack=int(self.synack_frames()),
             syn_retransmissions=c(TcpAnalysis.SYN_RETRANSMISSION),
             unanswered_connections=int(((self.streams[:, S_FIRST_SYN_TS] >= 0) & ~syn_ack_seen).sum()),
-            refused_connections=sum(1 for s in states if s in ("REJ",)),
+            refused_connections=int(refused.sum()), never_answered_connections=int(never.sum()),
+            rto_wait_ms=float(self.streams[:, S_RTO_TIME].sum() / 1e6),
+            connection_time_s=float(self.durations_s().sum()),
             ack_rtt_ms=stats_ms(self.rtt.value), handshake_ms=stats_ms(hs[~np.isnan(hs)]),
             initial_rtt_ms=stats_ms(irtt[~np.isnan(irtt)]), rto_ms=stats_ms(self.rto.value),
         )
+
+    def refused_and_never_answered(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per stream: SYN answered by RST (Zeek REJ); SYN answered by neither SYN/ACK nor RST."""
+        refused = np.array([s == "REJ" for s in self.states()], np.bool_)
+        syn_only = (self.streams[:, S_FIRST_SYN_TS] >= 0) & (self.streams[:, S_FIRST_SYNACK_TS] < 0)
+        return refused, syn_only & ~refused
+
+    def durations_s(self) -> npt.NDArray[np.float64]:
+        """Per stream: last packet - first packet (float: damaged stamps overflow int64 differences)."""
+        return (self.streams[:, S_LAST_TS].astype(np.float64) - self.streams[:, S_FIRST_TS]) / 1e9
+
+    def servers(self, limit: int = 200, slow_handshake_ms: float = 200.0) -> list[TcpServer]:
+        """Per server endpoint (responder address and port), figures over ALL its connections: the
+        `limit` most affected (retransmissions, then refused/unanswered attempts, then connections)."""
+        ft, n = self.flow_table, self.streams.shape[0]
+        if ft is None or n == 0:
+            return []
+        row = self._stream_index().flow_row
+        has = np.flatnonzero(row >= 0)
+        if has.size == 0:
+            return []
+        r = row[has]
+        hi, lo, port = ft.b_hi[r], ft.b_lo[r], ft.b_port[r].astype(np.uint64)
+        order = np.lexsort((port, lo, hi))
+        k = (hi[order], lo[order], port[order])
+        new = np.ones(order.size, np.bool_)
+        new[1:] = (k[0][1:] != k[0][:-1]) | (k[1][1:] != k[1][:-1]) | (k[2][1:] != k[2][:-1])
+        group = np.empty(order.size, np.int64)
+        group[order] = np.cumsum(new) - 1
+        first = order[new]
+        g = int(new.sum())
+
+        def total(values: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+            return np.bincount(group, weights=np.asarray(values, np.float64)[has], minlength=g)
+
+        retr = self.counts[:, _BIT[TcpAnalysis.RETRANSMISSION]]
+        rto = self.streams[:, S_RTO_TIME]
+        refused, never = self.refused_and_never_answered()
+        cols = {
+            "connections": np.bincount(group, minlength=g),
+            "data_segments": total(self.dirs[:, :, D_DATA].sum(axis=1)),
+            "retransmissions": total(retr), "affected_connections": total(retr > 0),
+            "rto_wait_ms": total(rto) / 1e6, "rto_connections": total(rto > 0),
+            "connection_time_s": total(self.durations_s()), "refused": total(refused),
+            "never_answered": total(never),
+            "reset_connections": total((self.dirs[:, :, D_RST].sum(axis=1) > 0) & ~refused & ~never),
+        }
+        hs_ms = self._stream_index().handshake * 1e3
+        cols["slow_handshakes"] = total(hs_ms > slow_handshake_ms)  # NaN (no handshake) is not slow
+        worst = np.full(g, -np.inf)
+        np.maximum.at(worst, group, np.nan_to_num(hs_ms[has], nan=-np.inf))
+        rank = np.lexsort((-cols["connections"], -(cols["refused"] + cols["never_answered"]),
+                           -cols["retransmissions"]))[:limit]
+        # ACK RTT of each listed server over all its samples
+        listed = np.full(g, -1, np.int64)
+        listed[rank] = np.arange(rank.size)
+        of_stream = np.full(n, -1, np.int64)
+        of_stream[has] = listed[group]
+        sample_server = of_stream[self.rtt.stream]
+        rows = np.flatnonzero(sample_server >= 0)
+        order, bounds = _groups(sample_server[rows], rank.size)
+        rtt = group_stats_ms(self.rtt.value, rows[order], bounds[: rank.size + 1])
+        out = []
+        for j in rank.tolist():
+            f = int(r[first[j]])
+            vals = {name: col[j].item() for name, col in cols.items()}
+            vals["worst_handshake_ms"] = float(worst[j]) if np.isfinite(worst[j]) else None
+            for name in vals:
+                if name not in ("rto_wait_ms", "connection_time_s", "worst_handshake_ms"):
+                    vals[name] = int(vals[name])
+            addr = _addr(ft.b_hi[f], ft.b_lo[f])
+            server = f"[{addr}]:{int(ft.b_port[f])}" if ":" in addr else f"{addr}:{int(ft.b_port[f])}"
+            out.append(TcpServer(server=server, rtt_ms=rtt[len(out)], **vals))
+        return out
 
     def syn_frames(self) -> int:
         """Packets with SYN and not ACK (initiator side SYNs; a SYN/ACK is counted apart)."""

@@ -61,11 +61,12 @@ S_FIRST_RTT = 1  # tcp.analysis.initial_rtt in ns, 0 = unknown
 S_FIRST_SYN_TS = 2  # -1 = none
 S_FIRST_SYNACK_TS = 3
 S_HS_ACK_TS = 4  # first pure ACK from the initiator after the SYN/ACK
-S_RTO_TIME = 5  # sum of tcp.analysis.rto of generic retransmissions (ns)
+S_RTO_TIME = 5  # time waiting for timeouts (ns): union of the [t - rto, t] intervals of RTO retransmissions
 S_FIRST_TS = 6
 S_LAST_TS = 7
 S_FIRST_FRAME = 8  # 0 = no packet yet (frame numbers start at 1)
-N_STREAM = 9
+S_RTO_END = 9  # end of the RTO waiting counted so far (ns), 0 = none
+N_STREAM = 10
 
 # `TcpState.marks[stream, M_*]` (int32):
 M_SLOT = 0  # detail-series slot, -1 = none

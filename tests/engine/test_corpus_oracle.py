@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pcap_analyzer import analyze
+from pcap_analyzer.analyzers.throughput import MIN_AVERAGE_S
 from pcap_analyzer.report.model import AnalysisResult, Stats
 from tests.conftest import CORPUS_DIR, RCODE_NAMES
 
@@ -116,10 +117,14 @@ def test_dns_matches_tshark(case: tuple[AnalysisResult, dict[str, Any]]) -> None
     assert _close_count(dns.responses, od["responses"])
     # Deliberate difference: tshark counts every query *frame* without dns.response_in, so a query sent
     # three times without answer counts 3; we count unanswered *transactions* (what a user waited for)
-    # and report the retransmitted query frames apart. Both figures are asserted exactly.
-    assert dns.unanswered == od["unanswered_queries_excluding_retransmissions"]
-    assert dns.retransmitted_queries == od["retransmitted_queries"]
-    assert dns.unanswered + dns.retransmitted_queries == od["unanswered_queries"]
+    # and report the retransmitted query frames apart. tshark 4.0 also matches on (conversation, id) only,
+    # so a new query for another name reusing the id of an unanswered one is its "retransmission"; we
+    # compare the question too (never more retransmissions), and each such merge moves at most one query
+    # between the two counts. Queries younger than dns_timeout_s at the end are pending, not unanswered.
+    merged = od["retransmitted_queries"] - dns.retransmitted_queries
+    assert merged >= 0
+    waiting = dns.unanswered + dns.pending_at_end
+    assert abs(waiting - od["unanswered_queries_excluding_retransmissions"]) <= merged
     assert dns.rcodes == {RCODE_NAMES.get(k, k): v for k, v in od["rcodes"].items()}
     _check_stats(dns.response_time_ms, od["time_s"], ("median", "p95"))
 
@@ -140,7 +145,10 @@ def test_throughput_matches_tshark(case: tuple[AnalysisResult, dict[str, Any]]) 
     r, o = case
     t = o["throughput"]
     assert r.throughput.bytes == t["bytes"]
-    assert r.throughput.bits_per_s == pytest.approx(t["bits_per_s"], rel=1e-5)
+    if r.throughput.duration_s < MIN_AVERAGE_S:  # no average over a near-zero duration (tshark divides)
+        assert r.throughput.bits_per_s is None
+    else:
+        assert r.throughput.bits_per_s == pytest.approx(t["bits_per_s"], rel=1e-5)
     assert r.throughput.max_1s_bits_per_s == pytest.approx(t["max_1s_bits_per_s"], rel=1e-9)
 
 

@@ -75,3 +75,12 @@ def test_top_stream_ties_go_to_the_lower_stream_id() -> None:
     assert sorted(_top_streams(stream_bytes, 4).tolist()) == [0, 1, 2, 5]
     assert sorted(_top_streams(stream_bytes[:8], 4).tolist()) == [0, 1, 2, 5]  # spare capacity: same
     assert sorted(_top_streams(stream_bytes, 8).tolist()) == [0, 1, 2, 4, 5, 6]  # never a stream of 0 bytes
+
+
+def test_no_average_rate_over_a_near_zero_duration() -> None:
+    # two 42-byte packets 24 us apart: 84 bytes, not "28 Mbit/s"
+    an = ThroughputAnalyzer()
+    an.update(batch([{"t": 100.0, "wirelen": 42}, {"t": 100.000024, "wirelen": 42}]))
+    thr, _ = an.finalize()
+    assert thr.bytes == 84 and thr.bits_per_s is None
+    assert thr.max_1s_bits_per_s == 84 * 8  # the busiest second holds them all

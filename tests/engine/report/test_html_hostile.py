@@ -35,6 +35,8 @@ def hostile_capture(tmp_path: Path) -> Path:
         / DNS(id=i + 1, rd=1, qd=DNSQR(qname=p.encode() + b".example"))
         for i, p in enumerate(PAYLOADS)
     ]
+    # a last packet 10 s later: every query is older than dns_timeout_s, so unanswered (and listed)
+    pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=9, dport=9))
     return write_pcap(tmp_path / FILE_NAME, records_from_scapy(pkts, step_ns=10_000_000_000))
 
 
