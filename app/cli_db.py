@@ -11,8 +11,11 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from app.db.copy_cli import copy_command
+
 db_app = typer.Typer(no_args_is_help=True)
 users_app = typer.Typer(no_args_is_help=True)
+db_app.command("copy")(copy_command)
 
 
 def _fail(exc: Exception) -> NoReturn:
