@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError
+from app.logging import request_id_var
 
 log = logging.getLogger("app.api")
 
@@ -37,7 +38,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = uuid.uuid4().hex[:16]
+    request_id = request_id_var.get() or uuid.uuid4().hex[:16]
     log.error(
         "request %s %s failed (request id %s)", request.method, request.url.path, request_id, exc_info=exc
     )

@@ -1,6 +1,6 @@
 """Row counts and checksums of the copied tables, computed the same way on SQLite and PostgreSQL.
 
-A row is serialised canonically (column names in table order, values normalised: UTC ISO timestamps,
+A row is serialised canonically (its values in the table's column order, normalised: UTC ISO timestamps,
 UUIDs as text, floats as floats...), hashed with SHA-256, and the hashes of a table are added modulo
 2**256: the checksum does not depend on the order the two databases return their rows in.
 """
@@ -20,11 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _MOD = 1 << 256
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def canonical_value(column: sa.Column[Any], value: Any) -> Any:
     """A JSON-ready form of `value` that is identical whichever database returned it."""
-    if value is None or isinstance(value, bool | str):
+    if value is None or type(value) in _PLAIN:
+        if type(value) is int and isinstance(column.type, sa.Float):
+            return float(value)
+        return value
+    if isinstance(value, bool | str):
         return value
     if isinstance(column.type, sa.Float) and isinstance(value, int | Decimal):
         return float(value)
@@ -45,9 +50,9 @@ def canonical_value(column: sa.Column[Any], value: Any) -> Any:
 
 
 def canonical_row(table: sa.Table, row: Mapping[str, Any]) -> bytes:
-    """The canonical serialisation of one row of `table` (UTF-8 JSON)."""
-    items = [[c.name, canonical_value(c, row[c.name])] for c in table.columns]
-    return json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()
+    """The canonical serialisation of one row of `table`: its values in column order, as UTF-8 JSON."""
+    values = [canonical_value(c, row[c.name]) for c in table.columns]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def row_digest(table: sa.Table, row: Mapping[str, Any]) -> int:

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.logging import task_id_var
+from app.metrics import observe_analysis, observe_heartbeat
 from app.services.progress import ProgressStore
 from app.services.storage import ensure_dirs, remove_files, report_paths
 from app.services.task_database import ClaimedTask, TaskDatabase
@@ -116,6 +118,8 @@ class Worker:
     async def process(self, task: ClaimedTask, stop: asyncio.Event) -> None:
         """Run one claimed task to its end and record the outcome."""
         json_path, html_path = report_paths(self.data_dir, task.task_id)
+        task_id_var.set(task.task_id)  # log context of this slot
+        began = time.monotonic()
         log.info("task %s: attempt %d/%d", task.task_id, task.attempts, task.max_attempts)
         await self.progress.record(task.task_id, phase="starting", percent=0.0, packets=0)
         proc = await asyncio.create_subprocess_exec(
@@ -151,6 +155,10 @@ class Worker:
             remove_files(json_path, html_path)
             return
         await self._finish(task, returncode, state, "".join(stderr_tail), json_path, html_path)
+        completed = returncode == 0 and state.outcome.get("event") == "result"
+        observe_analysis(
+            completed, time.monotonic() - began, int(state.outcome.get("total_packets") or state.packets)
+        )
 
     async def _finish(
         self,
@@ -238,7 +246,9 @@ class Worker:
                 await self._snapshot(task, state)
             if now - last_beat >= beat_every:
                 last_beat = now
-                if not await self.tasks.heartbeat(task.task_id, self.worker_id, self.lease_seconds):
+                renewed = await self.tasks.heartbeat(task.task_id, self.worker_id, self.lease_seconds)
+                observe_heartbeat(renewed)
+                if not renewed:
                     proc.kill()
                     lost.set()
                     return

@@ -253,3 +253,45 @@ def _drop_extra_databases() -> object:
 
     while _extra:
         drop_postgres_database(_extra.pop())
+
+
+@pytest.mark.benchmark
+@pytest.mark.postgres
+def test_benchmark_100k_tasks_to_postgresql(tmp_path: Path, postgres_available: bool) -> None:
+    """100,000 tasks (plus 2 progress snapshots each) from SQLite to PostgreSQL: time, rows/s, peak RSS."""
+    from tests.app.conftest import create_postgres_database, require_postgres
+
+    require_postgres(postgres_available)
+    source = bulk_source(tmp_path / "src.db", 100_000, snapshots_per_task=2, pad=200)
+    target = create_postgres_database("pcap_copy_bench")
+    _extra.append(target)
+    measured = measure_copy(source, target, tmp_path, "--batch-size", "2000")
+    assert measured.returncode == 0, measured.stderr
+    rows = 1 + 100_000 * 3
+    print(
+        f"\ndb copy benchmark: {rows} rows in {measured.seconds:.1f} s "
+        f"({rows / measured.seconds:,.0f} rows/s including verification), "
+        f"peak RSS {measured.peak_rss_mb:.0f} MB"
+    )
+
+
+def test_canonical_values_agree_across_drivers() -> None:
+    """What SQLite and PostgreSQL drivers return for the same stored value serialises identically."""
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from app.db.copy_verify import canonical_value
+    from app.db.tables import users
+
+    uid = uuid.uuid4()
+    stamp = datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert canonical_value(users.c.id, uid) == canonical_value(users.c.id, str(uid)) == str(uid)
+    assert canonical_value(users.c.created_at, stamp) == "2026-03-01T10:00:00.000005+00:00"
+    assert canonical_value(users.c.created_at, datetime(2026, 3, 1, 10, 0, 0, 5)) == canonical_value(
+        users.c.created_at, stamp
+    )
+    assert canonical_value(tasks.c.health_score, 80) == 80.0 and isinstance(
+        canonical_value(tasks.c.health_score, 80), float
+    )
+    assert canonical_value(users.c.is_active, True) is True
+    assert canonical_value(tasks.c.total_packets, None) is None
