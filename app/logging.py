@@ -156,7 +156,11 @@ class RequestContext:
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        tokens = (request_id_var.set(rid), user_id_var.set(None), task_id_var.set(None))
+        # Not reset afterwards: each request runs in its own task (context), and the 500 handler,
+        # which runs outside this middleware, quotes the same id.
+        request_id_var.set(rid)
+        user_id_var.set(None)
+        task_id_var.set(None)
         scope.setdefault("state", {})
         status = 500
         began = time.perf_counter()
@@ -192,5 +196,3 @@ class RequestContext:
                     "task_id": task if isinstance(task, str) else None,
                 },
             )
-            for var, token in zip((request_id_var, user_id_var, task_id_var), tokens, strict=True):
-                var.reset(token)

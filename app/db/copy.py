@@ -14,6 +14,7 @@ Safety:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from app.config import hide_password, normalize_database_url, sqlite_file
-from app.db.copy_verify import TableCheck, keyset_batches, primary_key, verify_tables
+from app.db.copy_verify import TableCheck, keyset_batches, prefetched, primary_key, verify_tables
 from app.db.engine import connection_error, create_engine_for
 from app.db.migrate import alembic_config, upgrade_to_head_async
 from app.db.tables import metadata
@@ -48,6 +49,7 @@ marker = sa.Table(
     sa.Column("done", sa.Boolean(), nullable=False),
     sa.Column("source", sa.Text(), nullable=False),
     sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("append", sa.Boolean(), nullable=False),  # the target held rows of its own before the copy
 )
 
 
@@ -157,6 +159,12 @@ async def _has_marker(conn: AsyncConnection) -> bool:
     return await conn.run_sync(lambda c: sa.inspect(c).has_table(COPY_MARKER_TABLE))
 
 
+async def unfinished_copy(engine: AsyncEngine) -> bool:
+    """True when the database is the target of a `db copy` that has not finished (incomplete data)."""
+    async with engine.connect() as conn:
+        return await _has_marker(conn)
+
+
 async def _row_counts(conn: AsyncConnection) -> dict[str, int]:
     counts = {}
     for table in metadata.sorted_tables:
@@ -198,10 +206,23 @@ async def _prepare_target(
         rows = (await conn.execute(sa.select(marker).order_by(marker.c.position))).mappings().all()
         done = sum(1 for r in rows if r["done"])
         started = rows[0]["started_at"] if rows else "?"
+        recorded = rows[0]["source"] if rows else hide_password(source_url)
+        appended = bool(rows and rows[0]["append"])
         await conn.rollback()
+        if (resume or restart) and recorded != hide_password(source_url):
+            raise CopyRefused(
+                f"the unfinished copy in the target came from {recorded}, "
+                f"not from {hide_password(source_url)}"
+            )
+        if restart and appended:
+            raise CopyRefused(
+                "the unfinished copy was an --append into a database that already held data: --restart would "
+                "delete that data too. Continue it with --resume, or restore the target from its backup"
+            )
         if restart:
             async with conn.begin():
                 await _empty_target(conn)
+            counts: dict[str, int] = {}
         elif resume:
             return True
         else:
@@ -233,6 +254,7 @@ async def _prepare_target(
                     done=False,
                     source=hide_password(source_url),
                     started_at=started_at,
+                    append=bool(counts),
                 )
                 for i, s in enumerate(steps)
             ],
@@ -269,20 +291,22 @@ async def _run_step(
     else:
         columns, where = list(table.columns), None
     nulled = {c.name: None for c in self_references(table)} if not step.links else {}
-    async for rows in keyset_batches(src, table, batch_size, after=after, columns=columns, where=where):
-        last = rows[-1][pk.name]
-        async with dst.begin():
-            if step.links:
-                params = [{pk_param: r[pk.name], **{c.name: r[c.name] for c in written}} for r in rows]
-                await dst.execute(statement, params)
-            else:
-                await dst.execute(table.insert(), [{**r, **nulled} for r in rows])
-            await dst.execute(
-                marker.update()
-                .where(marker.c.step == step.name)
-                .values(last_key=_encode_key(last), rows_copied=marker.c.rows_copied + len(rows))
-            )
-        reporter.advance(step.name, len(rows))
+    batches = keyset_batches(src, table, batch_size, after=after, columns=columns, where=where)
+    async with contextlib.aclosing(prefetched(batches)) as stream:
+        async for rows in stream:
+            last = rows[-1][pk.name]
+            async with dst.begin():
+                if step.links:
+                    params = [{pk_param: r[pk.name], **{c.name: r[c.name] for c in written}} for r in rows]
+                    await dst.execute(statement, params)
+                else:
+                    await dst.execute(table.insert(), [{**r, **nulled} for r in rows])
+                await dst.execute(
+                    marker.update()
+                    .where(marker.c.step == step.name)
+                    .values(last_key=_encode_key(last), rows_copied=marker.c.rows_copied + len(rows))
+                )
+            reporter.advance(step.name, len(rows))
     async with dst.begin():
         await dst.execute(marker.update().where(marker.c.step == step.name).values(done=True))
 

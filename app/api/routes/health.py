@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import DbDep
 from app.api.schemas import HealthOut
+from app.db.copy import unfinished_copy
 from app.services.storage import free_disk_bytes
 
 router = APIRouter(tags=["system"])
@@ -24,6 +25,8 @@ async def health(db: DbDep) -> JSONResponse:
     try:
         queue = await asyncio.wait_for(db.tasks.queue_depth(), timeout=5)
         database = True
+        if await unfinished_copy(db.pool.engine):
+            problems.append("the database holds an unfinished `pcap-analyzer db copy`: finish it (--resume)")
     except Exception as exc:
         database = False
         problems.append(f"database unreachable: {type(exc).__name__}")

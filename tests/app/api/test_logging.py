@@ -75,3 +75,49 @@ def test_log_settings_are_validated() -> None:
         load_settings(LOG_FORMAT="xml")
     with pytest.raises(ConfigError, match="METRICS_TOKEN: must be at least 16 characters"):
         load_settings(METRICS_TOKEN="short")
+
+
+async def test_request_ids_are_echoed_logged_and_quoted_in_500s() -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from app.api.errors import install_error_handlers
+    from app.logging import RequestContext
+
+    app = FastAPI()
+    install_error_handlers(app)
+    seen: list[tuple[str, str, int]] = []
+    app.add_middleware(RequestContext, on_response=lambda m, r, s, _t: seen.append((m, r, s)))
+
+    @app.get("/items/{task_id}")
+    async def item(task_id: str) -> dict[str, str]:
+        return {"id": task_id}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("internal detail")
+
+    stream, _ = _capture("json")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ok = await client.get("/items/abc", headers={"X-Request-ID": "given-id-1"})
+        bad_id = await client.get("/items/abc", headers={"X-Request-ID": "bad id with spaces"})
+        failed = await client.get("/boom")
+        missing = await client.get("/nowhere?token=zzz-secret")
+    assert missing.status_code == 404 and missing.headers["X-Request-ID"]
+    assert ok.headers["X-Request-ID"] == "given-id-1"
+    assert bad_id.headers["X-Request-ID"] != "bad id with spaces"
+    assert failed.status_code == 500
+    assert seen == [
+        ("GET", "/items/{task_id}", 200),
+        ("GET", "/items/{task_id}", 200),
+        ("GET", "/boom", 500),
+        ("GET", "<unmatched>", 404),
+    ]
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    requests = [x for x in lines if x["logger"] == "app.request"]
+    assert [x["task_id"] for x in requests[:2]] == ["abc", "abc"]
+    assert requests[0]["request_id"] == "given-id-1"
+    boom_line = next(x for x in requests if x["route"] == "/boom")
+    assert failed.json()["request_id"] == boom_line["request_id"]
+    assert "zzz-secret" not in stream.getvalue()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.db.copy import COPY_MARKER_TABLE, copy_database, marker
+from app.db.copy import COPY_MARKER_TABLE, copy_database, marker, unfinished_copy
 from app.db.copy_verify import verify_tables
 from app.db.engine import create_engine_for
 from app.db.migrate import downgrade_to, upgrade_to_head
@@ -142,6 +142,14 @@ def _marker_rows(url: str) -> int | None:
     return asyncio.run(read())
 
 
+async def _unfinished(url: str) -> bool:
+    engine = create_engine_for(url, pooled=False)
+    try:
+        return await unfinished_copy(engine)
+    finally:
+        await engine.dispose()
+
+
 def test_killed_copy_is_refused_then_resumed(fresh_database_url: str, tmp_path: Path) -> None:
     source = bulk_source(tmp_path / "src.db", 4000, snapshots_per_task=10)
     env = subprocess_env(DATA_DIR=str(tmp_path / "data"))
@@ -163,6 +171,7 @@ def test_killed_copy_is_refused_then_resumed(fresh_database_url: str, tmp_path: 
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert copied and _marker_rows(fresh_database_url)
+    assert asyncio.run(_unfinished(fresh_database_url))  # /api/health reports it (503)
 
     refused = run_copy(source, fresh_database_url, tmp_path)
     assert refused.returncode == 2
@@ -182,6 +191,7 @@ def test_killed_copy_is_refused_then_resumed(fresh_database_url: str, tmp_path: 
         "progress_snapshots": 40000,
     }
     assert _marker_rows(fresh_database_url) is None  # the marker is gone once the copy is complete
+    assert not asyncio.run(_unfinished(fresh_database_url))
 
 
 def test_restart_empties_an_unfinished_copy(fresh_database_url: str, tmp_path: Path) -> None:
@@ -197,7 +207,13 @@ def test_restart_empties_an_unfinished_copy(fresh_database_url: str, tmp_path: P
                 await conn.run_sync(marker.create)
                 await conn.execute(
                     marker.insert().values(
-                        step="users", position=0, rows_copied=1, done=True, source="x", started_at="earlier"
+                        step="users",
+                        position=0,
+                        rows_copied=1,
+                        done=True,
+                        source=source,
+                        started_at="earlier",
+                        append=False,
                     )
                 )
                 await conn.execute(audit_log.insert().values(action="stray"))
@@ -207,6 +223,9 @@ def test_restart_empties_an_unfinished_copy(fresh_database_url: str, tmp_path: P
 
     asyncio.run(fake_interrupted())
     assert run_copy(source, fresh_database_url, tmp_path).returncode == 2
+    other = bulk_source(tmp_path / "other.db", 1)
+    wrong = run_copy(other, fresh_database_url, tmp_path, "--resume")
+    assert wrong.returncode == 2 and f"came from {source}" in wrong.stderr
     done = run_copy(source, fresh_database_url, tmp_path, "--restart")
     assert done.returncode == 0, done.stderr
     assert asyncio.run(_counts(fresh_database_url)) == {

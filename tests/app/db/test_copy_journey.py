@@ -92,6 +92,8 @@ def test_sqlite_deployment_moves_to_postgresql(postgres_url: str, tmp_path: Path
     new.start()
     try:
         with new.client() as admin, new.client() as alice, new.client() as carol, new.client() as dave:
+            problems = admin.get("/api/health").json()["problems"]
+            assert not [p for p in problems if "db copy" in p]
             login(admin, "admin", ADMIN_PASSWORD)
             login(alice, "alice", "alice-long-password-1")
             assert alice.get("/api/history").json() == history
