@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +84,8 @@ class Reporter:
 class CopyResult:
     checks: list[TableCheck]
     resumed: bool
+    copy_seconds: float = 0.0
+    verify_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -387,6 +390,7 @@ async def _copy(
     batch_size: int,
     reporter: Reporter,
 ) -> CopyResult:
+    began = time.perf_counter()
     resumed = await _prepare_target(dst, source_url, steps, append=append, resume=resume, restart=restart)
     if resumed:
         reporter.message("resuming the unfinished copy recorded in the target")
@@ -396,7 +400,9 @@ async def _copy(
     async with dst.begin():
         await reset_sequences(dst)
         await dst.run_sync(lambda c: marker.drop(c))
+    copied = time.perf_counter()
     reporter.message("copy finished; verifying row counts and checksums")
     checks = await verify_tables(src, dst, metadata.sorted_tables, batch_size, only_source_keys=append)
+    verified = time.perf_counter()
     await dst.rollback()
-    return CopyResult(checks, resumed)
+    return CopyResult(checks, resumed, copied - began, verified - copied)

@@ -71,7 +71,10 @@ def copy_command(
         typer.echo(f"error: the verification found differences in: {bad}", err=True)
         raise typer.Exit(EXIT_MISMATCH)
     rows = sum(c.source.rows for c in result.checks)
-    typer.echo(f"copied and verified {rows} rows in {len(result.checks)} tables")
+    typer.echo(
+        f"copied and verified {rows} rows in {len(result.checks)} tables "
+        f"(copy {result.copy_seconds:.1f} s, verification {result.verify_seconds:.1f} s)"
+    )
 
 
 class _RichReporter:

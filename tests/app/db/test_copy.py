@@ -287,6 +287,7 @@ def test_benchmark_100k_tasks_to_postgresql(tmp_path: Path, postgres_available: 
     measured = measure_copy(source, target, tmp_path, "--batch-size", "2000")
     assert measured.returncode == 0, measured.stderr
     rows = 1 + 100_000 * 3
+    print(measured.stdout.strip().splitlines()[-1])
     print(
         f"\ndb copy benchmark: {rows} rows in {measured.seconds:.1f} s "
         f"({rows / measured.seconds:,.0f} rows/s including verification), "

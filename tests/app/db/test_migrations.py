@@ -155,12 +155,8 @@ def test_concurrent_upgrades_are_serialised(fresh_database_url: str, tmp_path: P
     env = subprocess_env()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, fresh_database_url],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            [sys.executable, "-c", code, fresh_database_url], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         for _ in range(3)
     ]

@@ -26,6 +26,7 @@ from tests.app.e2e.server import (
     ADMIN_PASSWORD,
     ROOT,
     LiveServer,
+    free_port,
     login,
     register_and_approve,
     upload,
@@ -53,6 +54,8 @@ def observed(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     live.start()
     worker_log = open(folder / "worker.log", "wb")
     env = dict(live._env)
+    live.worker_metrics_port = free_port()  # type: ignore[attr-defined]
+    env["WORKER_METRICS_PORT"] = str(live.worker_metrics_port)  # type: ignore[attr-defined]
     worker = subprocess.Popen(
         [sys.executable, "-c", "from app.cli import main; main()", "worker", "--concurrency", "1"],
         env=env,
@@ -202,3 +205,20 @@ def test_json_logs_carry_context_and_never_secrets(observed: LiveServer) -> None
         assert set(line) >= {"timestamp", "level", "logger", "message", "request_id", "user_id", "task_id"}
     worker_lines = _json_lines(observed.worker_log_path)  # type: ignore[attr-defined]
     assert any(line["task_id"] == task_id and line["logger"] == "app.worker" for line in worker_lines)
+
+
+def test_a_worker_serves_metrics_on_its_own_port(observed: LiveServer) -> None:
+    """WORKER_METRICS_PORT: a worker on another machine can be scraped directly."""
+    port = observed.worker_metrics_port  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    assert r.status_code == 200
+    names = {f.name for f in text_string_to_metric_families(r.text)}
+    assert "pcap_analyses_finished" in names
