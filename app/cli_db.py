@@ -11,10 +11,12 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from app.db.copy_cli import copy_command
 from pcap_analyzer.cli import PlainHelpTyper
 
 db_app = PlainHelpTyper(no_args_is_help=True)
 users_app = PlainHelpTyper(no_args_is_help=True)
+db_app.command("copy")(copy_command)
 
 
 def _fail(exc: Exception) -> NoReturn:

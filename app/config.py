@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -120,12 +120,34 @@ class Settings(BaseSettings):
     LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(default=5, gt=0)
     LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=300, gt=0)
     COOKIE_SECURE: bool | None = None  # None: True in production, False otherwise
+    # Operations: logs and metrics
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    METRICS_TOKEN: str | None = Field(default=None, repr=False)
+    WORKER_METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
+    WORKER_METRICS_ADDR: str = "127.0.0.1"
 
     @field_validator("DATABASE_URL")
     @classmethod
     def _check_url(cls, value: str) -> str:
         normalize_database_url(value)
         return value.strip()
+
+    @field_validator("LOG_LEVEL", "LOG_FORMAT", mode="before")
+    @classmethod
+    def _case(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return value.strip().upper() if info.field_name == "LOG_LEVEL" else value.strip().lower()
+        return value
+
+    @field_validator("METRICS_TOKEN")
+    @classmethod
+    def _check_metrics_token(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters (generate one with: openssl rand -hex 32)")
+        return value
 
     @field_validator("SECRET_KEY")
     @classmethod

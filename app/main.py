@@ -19,8 +19,10 @@ from app.api.deps import Services
 from app.api.errors import install_error_handlers
 from app.api.limits import RequestLimits
 from app.api.ratelimit import LoginLimiter
-from app.api.routes import admin, auth, health, progress, reports, tasks, uploads
+from app.api.routes import admin, auth, health, metrics, progress, reports, tasks, uploads
 from app.config import get_settings
+from app.logging import RequestContext, configure_logging
+from app.metrics import observe_request
 from app.services.audit import AuditLog
 from app.services.cleanup import run_cleanup
 from app.services.postgres_database import DatabasePool
@@ -55,6 +57,7 @@ async def _cleanup_loop(services: Services, stop: asyncio.Event, interval_s: flo
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the database, start the embedded worker and the periodic cleanup; stop them on shutdown."""
     settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     ensure_dirs(Path(settings.DATA_DIR))
     pool = DatabasePool(settings.DATABASE_URL)
     await pool.connect()
@@ -126,7 +129,8 @@ def create_app() -> FastAPI:
     install_error_handlers(application)
     application.add_middleware(RequestLimits)
     application.add_middleware(SecurityHeaders)
-    for module in (auth, admin, uploads, tasks, reports, progress, health):
+    application.add_middleware(RequestContext, on_response=observe_request)  # outermost: times everything
+    for module in (auth, admin, uploads, tasks, reports, progress, health, metrics):
         application.include_router(module.router)
     application.include_router(reports.assets_router)  # /static/report/*, before the /static mount
     from app.web import pages

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from app.api.ratelimit import LoginLimiter
 from app.config import Settings
 from app.errors import AppError
+from app.logging import bind_user
 from app.models.user import User
 from app.services.audit import AuditLog
 from app.services.postgres_database import DatabasePool
@@ -100,6 +101,7 @@ async def get_session(
             raise Forbidden("missing or invalid CSRF token (get one from GET /api/csrf/token)")
     if getattr(user, "must_change_password", False) and request.url.path not in _TEMPORARY_PASSWORD_PATHS:
         raise Forbidden("you must change your temporary password first (PUT /api/users/me)")
+    bind_user(request.scope.get("state"), str(user.id))
     return Session(user=user, claims=claims, via_cookie=via_cookie)
 
 

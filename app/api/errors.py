@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.outage import is_pool_busy, is_unavailable
 from app.errors import AppError, DatabaseUnavailable
+from app.logging import request_id_var
 
 log = logging.getLogger("app.api")
 RETRY_AFTER_DOWN_S = 5
@@ -68,7 +69,7 @@ def _unexpected(scope: Scope, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):
         log.warning("%s %s: database unavailable: %s", scope.get("method"), scope.get("path"), exc)
         return database_unavailable()
-    request_id = uuid.uuid4().hex[:16]
+    request_id = request_id_var.get() or uuid.uuid4().hex[:16]
     log.error(
         "request %s %s failed (request id %s)",
         scope.get("method"),

@@ -21,6 +21,8 @@ import psutil
 
 from app.db.notify import listen_for_tasks
 from app.db.outage import is_unavailable
+from app.logging import task_id_var
+from app.metrics import observe_analysis, observe_heartbeat
 from app.services.progress import ProgressStore
 from app.services.storage import ensure_dirs, remove_files, report_paths
 from app.services.task_database import ClaimedTask, TaskDatabase
@@ -192,6 +194,8 @@ class Worker:
         """Run one claimed task to its end and record the outcome (only while this attempt holds it)."""
         json_path, html_path = report_paths(self.data_dir, task.task_id, task.attempts)
         json_path.parent.mkdir(parents=True, exist_ok=True)
+        task_id_var.set(task.task_id)  # log context of this slot
+        began = time.monotonic()
         log.info("task %s: attempt %d/%d", task.task_id, task.attempts, task.max_attempts)
         state = _Progress()
         try:
@@ -227,6 +231,11 @@ class Worker:
                         proc.kill()
                     await proc.wait()
             await self._finish(task, returncode, state, "".join(stderr_tail), json_path, html_path)
+            completed = (
+                state.limit_exceeded is None and returncode == 0 and state.outcome.get("event") == "result"
+            )
+            packets = int(state.outcome.get("total_packets") or state.packets)  # type: ignore[call-overload]
+            observe_analysis(completed, time.monotonic() - began, packets)
         except LeaseLost as exc:
             log.warning("task %s attempt %d: %s; its files are dropped", task.task_id, task.attempts, exc)
             remove_files(json_path, html_path)
@@ -373,6 +382,8 @@ class Worker:
                         lambda: self.tasks.heartbeat(task, self.worker_id, self.lease_seconds),
                         budget_s=self.heartbeat_seconds,
                     )
+                    if held is not None:
+                        observe_heartbeat(held)
                     if held is False:
                         raise LeaseLost("the task was taken over or deleted (heartbeat refused)")
         except LeaseLost:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 
 from app.services.postgres_database import DatabasePool
@@ -36,6 +35,12 @@ async def run_worker(concurrency: int | None = None) -> None:
 
 
 def main(concurrency: int | None = None) -> None:
-    """Set up logging, then loop."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Set up logging (LOG_LEVEL, LOG_FORMAT) and the optional metrics port, then loop."""
+    from app.config import get_settings
+    from app.logging import configure_logging
+    from app.metrics import start_worker_metrics_server
+
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    start_worker_metrics_server(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_ADDR)
     asyncio.run(run_worker(concurrency))

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import DbDep
 from app.api.schemas import HealthOut
+from app.db.copy import unfinished_copy
 from app.db.outage import is_pool_busy
 from app.services.storage import free_disk_bytes
 
@@ -27,6 +28,10 @@ async def health(db: DbDep) -> JSONResponse:
     try:
         async with timer:  # longer than a connection attempt: a refused or failed connect shows as down
             queue = await db.tasks.queue_depth()
+            if await unfinished_copy(db.pool.engine):
+                problems.append(
+                    "the database holds an unfinished `pcap-analyzer db copy`: finish it (--resume)"
+                )
     except Exception as exc:
         # Busy: every pooled connection in use, or the database answers slowly (locks, load): the
         # service is loaded but working. Down: no connection can be made.

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, status
 from app.api.deps import DbDep, SessionDep
 from app.api.multipart import FilePart, stream_file_part
 from app.api.schemas import ErrorOut
+from app.metrics import observe_upload
 from app.models.task import UploadAccepted
 from app.services.storage import (
     MB,
@@ -83,6 +84,7 @@ async def upload(request: Request, db: DbDep, session: SessionDep) -> UploadAcce
     except BaseException:
         remove_files(final)
         raise
+    observe_upload(stored.size)
     return UploadAccepted(
         task_id=task.task_id,
         status=task.status,
