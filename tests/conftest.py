@@ -52,3 +52,38 @@ def oracle(corpus_dir: Path) -> dict[str, Any]:
     """tshark's facts for each capture of `corpus_dir` (oracle.json -> captures)."""
     data: dict[str, Any] = json.loads((corpus_dir / "oracle.json").read_text())
     return data["captures"]  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------------------- no silent skips
+# pytest prints every skip with its reason (-rs in addopts). With REQUIRE_NO_SKIPS=1 (CI: .ci/run) a run
+# in which any test was skipped fails: there, tshark, Chromium, PostgreSQL and the captures are all present.
+_SKIPPED: list[tuple[str, str]] = []
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:
+        _SKIPPED.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("REQUIRE_NO_SKIPS") == "1" and _SKIPPED and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if os.environ.get("REQUIRE_NO_SKIPS") == "1" and _SKIPPED:
+        terminalreporter.section(f"REQUIRE_NO_SKIPS=1: {len(_SKIPPED)} skipped, so the run fails", red=True)
+        for nodeid, reason in _SKIPPED:
+            terminalreporter.line(f"{nodeid}: {reason}", red=True)
