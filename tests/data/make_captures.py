@@ -4,7 +4,7 @@ Run as root, by hand (the captures are committed; tests never run this):
 
     sudo .venv/bin/python tests/data/make_captures.py          # then: python tests/data/make_oracle.py
 
-Needs iproute2 (ip, tc), ethtool, tcpdump, editcap (package wireshark-common) and scapy (test extra).
+Needs iproute2 (ip, tc), nftables, ethtool, tcpdump, editcap (wireshark-common) and scapy (test extra).
 
 Three namespaces: the client 10.77.1.1 (pa-td-cli), a router (pa-td-rtr) and the server 10.77.2.1
 (pa-td-srv), joined by veth pairs with offloads off, so every segment is a real frame. The router drops 1 %
@@ -414,7 +414,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=11, help="seed of the scenario's random choices")
     args = parser.parse_args()
-    for tool in ("ip", "tc", "ethtool", "tcpdump", "editcap"):
+    for tool in ("ip", "tc", "nft", "ethtool", "tcpdump", "editcap"):
         if shutil.which(tool) is None:
             sys.exit(f"make_captures: {tool} is not installed")
     args.out.mkdir(parents=True, exist_ok=True)
