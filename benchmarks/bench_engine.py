@@ -31,9 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_capture import replicate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = (
-    Path(os.environ.get("PCAP_CORPUS_DIR", ROOT.parent / "shared" / "corpus")) / "netns_mixed_s128.pcap"
-)
+TEMPLATE = Path(os.environ.get("PCAP_CORPUS_DIR", ROOT / "tests" / "data")) / "netns_mixed_s128.pcap"
 SMALL = TEMPLATE.with_name("dns_hostile_names.pcap")
 ENGINE = [str(Path(sys.executable).with_name("pcap-analyzer"))]
 if not Path(ENGINE[0]).exists():

@@ -44,7 +44,7 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
-    default_corpus = os.environ.get("PCAP_CORPUS_DIR", str(ROOT.parent / "shared" / "corpus"))
+    default_corpus = os.environ.get("PCAP_CORPUS_DIR", str(ROOT / "tests" / "data"))
     parser.add_argument("--corpus", type=Path, default=Path(default_corpus))
     args = parser.parse_args()
     originals = {p.name: p.read_bytes()[:PREFIX] for p in sorted(args.corpus.glob("*.pcap*"))}

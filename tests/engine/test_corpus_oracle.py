@@ -1,4 +1,4 @@
-"""analyze() on every corpus capture against tshark's facts (oracle.json, tshark 4.0.17 with -2)."""
+"""analyze() on every test capture against tshark's facts (oracle.json, tshark 4.0.17 with -2)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from pcap_analyzer import analyze
 from pcap_analyzer.analyzers.throughput import MIN_AVERAGE_S
 from pcap_analyzer.report.model import AnalysisResult, Stats
-from tests.conftest import CORPUS_DIR, RCODE_NAMES
+from tests.conftest import CAPTURES, RCODE_NAMES
 
-CAPTURES = sorted(p.name for p in CORPUS_DIR.glob("*.pcap*")) if CORPUS_DIR.is_dir() else []
+pytestmark = pytest.mark.every_corpus
 
 # tshark calls the nanosecond variant of classic pcap "pcap-ns"; our contract names the container only
 # ("pcap" | "pcapng"); the resolution is not a separate format for a reader.
@@ -41,8 +41,8 @@ TCP_COUNTS = [
 
 
 @cache
-def _analyze(name: str) -> AnalysisResult:
-    return analyze(CORPUS_DIR / name)
+def _analyze(path: Path) -> AnalysisResult:
+    return analyze(path)
 
 
 def _close_count(ours: int, theirs: int) -> bool:
@@ -64,8 +64,10 @@ def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 @pytest.fixture(params=CAPTURES)
-def case(request: pytest.FixtureRequest, oracle: dict[str, Any]) -> tuple[AnalysisResult, dict[str, Any]]:
-    return _analyze(request.param), oracle[request.param]
+def case(
+    request: pytest.FixtureRequest, corpus_dir: Path, oracle: dict[str, Any]
+) -> tuple[AnalysisResult, dict[str, Any]]:
+    return _analyze(corpus_dir / request.param), oracle[request.param]
 
 
 def test_capture_facts_exact(case: tuple[AnalysisResult, dict[str, Any]]) -> None:
@@ -152,19 +154,19 @@ def test_throughput_matches_tshark(case: tuple[AnalysisResult, dict[str, Any]]) 
     assert r.throughput.max_1s_bits_per_s == pytest.approx(t["max_1s_bits_per_s"], rel=1e-9)
 
 
-def test_truncated_capture_keeps_everything_before_the_cut(oracle: dict[str, Any]) -> None:
-    r = _analyze("netns_mixed_truncated.pcap")
+def test_truncated_capture_keeps_everything_before_the_cut(corpus_dir: Path, oracle: dict[str, Any]) -> None:
+    r = _analyze(corpus_dir / "netns_mixed_truncated.pcap")
     assert r.capture.truncated and r.capture.warnings
     w = r.capture.warnings[0]
     assert w.packet_index == oracle["netns_mixed_truncated.pcap"]["file"]["frames"]
-    assert 0 < w.offset < Path(CORPUS_DIR / "netns_mixed_truncated.pcap").stat().st_size
+    assert 0 < w.offset < (corpus_dir / "netns_mixed_truncated.pcap").stat().st_size
     assert any(h.code == "capture.truncated" for h in r.health.reasons)
 
 
-def test_same_packets_same_analysis_in_every_format() -> None:
-    base = _analyze("netns_mixed_s128.pcap")
+def test_same_packets_same_analysis_in_every_format(corpus_dir: Path) -> None:
+    base = _analyze(corpus_dir / "netns_mixed_s128.pcap")
     for other in ("netns_mixed.pcapng", "netns_mixed_nsec.pcap"):
-        r = _analyze(other)
+        r = _analyze(corpus_dir / other)
         assert r.tcp == base.tcp
         assert r.dns.model_dump() == base.dns.model_dump()
         assert r.health == base.health

@@ -7,24 +7,23 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pcap_analyzer import analyze
 from pcap_analyzer.errors import CaptureFormatError
-from tests.conftest import CORPUS_DIR
+from tests.conftest import DATA_DIR
 
 PREFIX = 48_000  # bytes of each corpus file used: a few hundred packets, so each example is fast
 FILES = ["netns_mixed_s128.pcap", "netns_mixed_nsec.pcap", "netns_mixed.pcapng", "dns_hostile_names.pcap"]
 CONFIG = {"max_connections": 50, "detail_connections": 2}
-# Bytes of file header: the classic pcap header, or the corpus pcapng's SHB (108) + IDB (20).
+# Bytes of file header: the classic pcap header, or the pcapng's SHB (108) + IDB (20).
 HEADER = {"netns_mixed.pcapng": 128}
 
 
 @cache
 def _prefix(name: str) -> bytes:
-    return (CORPUS_DIR / name).read_bytes()[:PREFIX]
+    return (DATA_DIR / name).read_bytes()[:PREFIX]
 
 
 def _complete_pcap_records(data: bytes) -> int:
@@ -55,11 +54,6 @@ def _run(data: bytes) -> int | None:
     if r.capture.truncated:
         assert r.capture.warnings
     return r.capture.packets
-
-
-@pytest.fixture(autouse=True)
-def _corpus(corpus_dir: Path) -> None:
-    """Skip when the corpus is absent."""
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

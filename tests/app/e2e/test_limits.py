@@ -43,7 +43,7 @@ def _oversize(server: LiveServer) -> None:
         user = register_and_approve(server, admin, "big")
         uploads = server.data_dir / "uploads"
         biggest = 0
-        done = threading.Event()
+        done, written = threading.Event(), threading.Event()
 
         def watch() -> None:  # the largest file the server wrote while the upload streamed
             nonlocal biggest
@@ -51,12 +51,19 @@ def _oversize(server: LiveServer) -> None:
                 for path in uploads.iterdir():
                     with contextlib.suppress(FileNotFoundError):
                         biggest = max(biggest, path.stat().st_size)
+                if biggest:
+                    written.set()
                 time.sleep(0.002)
 
         def body() -> Iterator[bytes]:  # a capture header then zeros, streamed without Content-Length
             yield b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.pcap"\r\n\r\n'
             yield bytes.fromhex("d4c3b2a1") + b"\0" * (1 << 16)
-            for _ in range(200):  # 200 x 256 KiB = 50 MiB offered
+            for i in range(200):  # 200 x 256 KiB = 50 MiB offered
+                if i == 2:
+                    # 576 KiB sent, under the limit: the server must have streamed some of it to disk, and the
+                    # watcher must have seen it, before the limit is crossed and the file removed (without
+                    # this wait a busy machine could let the whole exchange pass between two looks).
+                    written.wait(timeout=60)
                 time.sleep(0.001)
                 yield b"\0" * (1 << 18)
 
@@ -73,6 +80,7 @@ def _oversize(server: LiveServer) -> None:
         finally:
             done.set()
             watcher.join()
+        assert written.is_set(), "the server wrote nothing to disk while the upload streamed"
         assert 0 < biggest <= (1 << 20) + (1 << 18)  # the limit plus at most one network chunk
         leftovers = list((server.data_dir / "uploads").iterdir())
         assert leftovers == []

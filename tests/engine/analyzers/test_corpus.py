@@ -1,27 +1,30 @@
-"""The streaming analyzers on every corpus capture, against tshark's oracle.json."""
+"""The streaming analyzers on every test capture, against tshark's oracle.json."""
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pcap_analyzer.analyzers.throughput import MIN_AVERAGE_S
-from tests.conftest import CORPUS_DIR, RCODE_NAMES
+from tests.conftest import CAPTURES, RCODE_NAMES
 from tests.engine.analyzers.pipeline import Analyzers, run
 
-CAPTURES = sorted(p.name for p in CORPUS_DIR.glob("*.pcap*")) if CORPUS_DIR.is_dir() else []
+pytestmark = pytest.mark.every_corpus
 
 
 @cache
-def _run(name: str) -> Analyzers:
-    return run(CORPUS_DIR / name)
+def _run(path: Path) -> Analyzers:
+    return run(path)
 
 
 @pytest.fixture(params=CAPTURES)
-def case(request: pytest.FixtureRequest, oracle: dict[str, Any]) -> tuple[Analyzers, dict[str, Any]]:
-    return _run(request.param), oracle[request.param]
+def case(
+    request: pytest.FixtureRequest, corpus_dir: Path, oracle: dict[str, Any]
+) -> tuple[Analyzers, dict[str, Any]]:
+    return _run(corpus_dir / request.param), oracle[request.param]
 
 
 def _close(ours: float | None, theirs: float | None, rel: float = 0.01, abs_: float = 0.0) -> bool:

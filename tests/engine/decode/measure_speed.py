@@ -1,4 +1,6 @@
-"""Decode and flow-assignment speed on a capture (default: the corpus), JIT warm, chunks read beforehand.
+"""Decode and flow-assignment speed on a capture (default: tests/data/netns_mixed_s128.pcap).
+
+JIT warm, chunks read beforehand.
 
 Run: .venv/bin/python -m tests.engine.decode.measure_speed [CAPTURE]
 """
@@ -11,7 +13,7 @@ import time
 from pcap_analyzer.capture.open import open_capture
 from pcap_analyzer.decode import decode_chunk
 from pcap_analyzer.flows.tracker import FlowTracker
-from tests.conftest import CORPUS_DIR
+from tests.conftest import DATA_DIR
 
 
 def main(path: str) -> None:
@@ -36,4 +38,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else str(CORPUS_DIR / "netns_mixed_s128.pcap"))
+    main(sys.argv[1] if len(sys.argv) > 1 else str(DATA_DIR / "netns_mixed_s128.pcap"))

@@ -15,6 +15,8 @@ from pcap_analyzer.capture.open import open_capture
 from pcap_analyzer.decode import decode_chunk
 from pcap_analyzer.decode.packets import PacketTable
 
+pytestmark = pytest.mark.every_corpus
+
 CAPTURE = "netns_mixed_s128.pcap"
 FIELDS = [
     "frame.number",

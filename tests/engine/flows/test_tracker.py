@@ -22,6 +22,8 @@ from pcap_analyzer.flows.tracker import FlowTracker
 from tests.engine.builders import records_from_scapy, write_pcap
 from tests.engine.decode.chunks import chunk_of, v4
 
+pytestmark = pytest.mark.every_corpus
+
 CAPTURE = "netns_mixed_s128.pcap"
 
 

@@ -18,6 +18,8 @@ from pcap_analyzer.tcp.report import TcpReport
 from pcap_analyzer.tcp.state import D_RST
 from tests.engine.tcp.tshark_tables import TSHARK, TSHARK_BITS, tshark_analysis, tshark_tables
 
+pytestmark = pytest.mark.every_corpus
+
 FILES = ["netns_mixed_s128.pcap", "netns_mixed.pcapng", "netns_mixed_nsec.pcap", "netns_mixed_truncated.pcap"]
 FLAGS = {
     "retransmission": A.RETRANSMISSION, "fast_retransmission": A.FAST_RETRANSMISSION,
