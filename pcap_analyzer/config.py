@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pcap_analyzer.security.config import SecurityConfig
+
 # Same budget as pcap_analyzer.capture.open.CHUNK_BYTES (not imported: loading a config needs no NumPy).
 CHUNK_BYTES = 8 << 20
 
@@ -80,10 +82,18 @@ class AnalysisConfig(BaseModel):
     max_gaps: int = Field(default=100, ge=0, description="Gaps and bursts listed.")
     max_evidence_frames: int = Field(default=20, ge=1, description="Frame numbers quoted per finding.")
     max_findings: int = Field(default=30, ge=1, description="Findings listed.")
+    # security detectors: their own section (`security:` in YAML), see pcap_analyzer/security/config.py
+    security: SecurityConfig = Field(default_factory=SecurityConfig, description="Security detectors.")
 
     def as_report_dict(self) -> dict[str, float | int | str | bool]:
-        """The values as the flat mapping stored in AnalysisResult.config."""
-        return dict(self.model_dump())
+        """The values as the flat mapping stored in AnalysisResult.config (sections as "section.key")."""
+        out: dict[str, float | int | str | bool] = {}
+        for key, value in self.model_dump().items():
+            if isinstance(value, dict):
+                out.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:
