@@ -81,7 +81,7 @@ class SecurityConfig(BaseModel):
         default=50, ge=1, le=100_000_000, description="Suspicious queries (long and random, TXT or NULL)."
     )
     dns_tunnel_min_unique: int = Field(
-        default=30, ge=1, le=1_000_000, description="Distinct names queried under the domain."
+        default=30, ge=1, le=1_000_000, description="Distinct names among those suspicious queries."
     )
     dns_tunnel_min_share: float = Field(
         default=0.5,

@@ -36,7 +36,11 @@ _COLUMNS = (
 
 
 class DnsTunnelState:
-    """Aggregates per (client, registered domain) group, in arrays grown as groups appear."""
+    """Aggregates per (client, registered domain) group, in arrays grown as groups appear.
+
+    `unique` counts the distinct names among the group's suspicious queries (ordinary names repeat and
+    cost nothing to skip), up to UNIQUE_CAP remembered names per group.
+    """
 
     def __init__(self, cfg: SecurityConfig) -> None:
         self.cfg = cfg
@@ -112,7 +116,8 @@ class DnsTunnelState:
         c["first_frame"][gids[fresh]] = frame[first[fresh]]
         last = sel.size - 1 - np.unique(inv[::-1], return_index=True)[1]
         c["last_ts"][gids] = ts[last]
-        self._count_unique(g, gkey, hashes[:, k.H_NAME])
+        if suspicious.any():  # distinct names are counted among suspicious queries only
+            self._count_unique(g[suspicious], gkey[suspicious], hashes[suspicious, k.H_NAME])
         self._keep_frames(g, suspicious, frame, p, qoff)
 
     def _new_group(self, key: int, p: PacketTable, row: int, qoff: int, dom_labels: int) -> int:
@@ -139,8 +144,8 @@ class DnsTunnelState:
         groups = g[first[new]]
         room = self.cols["unique"][groups] < UNIQUE_CAP
         np.add.at(self.cols["unique"], groups, 1)
-        if room.any():
-            self._pairs = np.union1d(self._pairs, pair[new][room])
+        if room.any():  # new pairs are distinct and not yet kept: a merge, not a union
+            self._pairs = np.sort(np.concatenate([self._pairs, pair[new][room]]))
 
     def _keep_frames(
         self,
@@ -156,8 +161,10 @@ class DnsTunnelState:
         gs = g[rows]
         order = np.argsort(gs, kind="stable")
         rows, gs = rows[order], gs[order]
-        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
-        rank = np.arange(gs.size) - np.repeat(starts, np.diff(np.r_[starts, gs.size]))
+        change = np.ones(gs.size, np.bool_)
+        change[1:] = gs[1:] != gs[:-1]
+        starts = np.flatnonzero(change)
+        rank = np.arange(gs.size) - np.repeat(starts, np.diff(np.append(starts, gs.size)))
         have = (self.frames[gs] > 0).sum(axis=1)
         slot = have + rank
         keep = slot < FRAMES_KEPT
