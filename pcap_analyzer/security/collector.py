@@ -1,16 +1,16 @@
 """SecurityCollector: the security view's streaming part (per chunk) and its one entry point at the end.
 
-Per chunk it keeps only what the flow table and the TCP report do not hold: for each conversation the
-probe flavours its initiator sent (TCP packets without ACK carrying FIN, no flag, or FIN+PSH+URG) and its
-ICMP echo requests, both from vectorised masks over the chunk; and the DNS query names' features
-(`dns.py`). `finalize` joins them with the flow table and the TCP report and runs every detector.
+Per chunk it keeps only what the flow table and the TCP report do not hold: for the conversations that
+have any, the probe flavours their initiator sent (TCP packets without ACK carrying FIN, no flag, or
+FIN+PSH+URG) and their ICMP echo requests, both from vectorised masks over the chunk and kept sparse
+(deduplicated per chunk); and the DNS query names' features (`dns.py`). `finalize` joins them with the
+flow table and the TCP report and runs every detector.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pcap_analyzer.analyzers.common import grow_in_place
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.decode.packets import TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, Undecoded
 from pcap_analyzer.flows.model import FlowTable
@@ -27,7 +27,7 @@ from pcap_analyzer.security.conns import (
     ODD_XMAS,
     build_conns,
 )
-from pcap_analyzer.security.dns import DnsTunnelState, detect_dns_tunnels
+from pcap_analyzer.security.dns import MAX_GROUPS, DnsTunnelState, detect_dns_tunnels
 from pcap_analyzer.security.exfil import detect_exfiltration
 from pcap_analyzer.security.finding import SEVERITY_RANK, Caps
 from pcap_analyzer.security.floods import detect_rate_floods, detect_syn_floods
@@ -62,8 +62,9 @@ class SecurityCollector:
     def __init__(self, cfg: SecurityConfig, *, max_frames: int = 20) -> None:
         self.cfg = cfg
         self.caps = Caps(addresses=cfg.max_addresses, frames=max_frames)
-        self._odd = np.zeros(1024, np.uint8)
-        self._echo = np.zeros(1024, np.int64)
+        # sparse per-conversation marks, deduplicated per chunk: (conversation, flavour bits / echo count)
+        self._odd: list[tuple[np.ndarray, np.ndarray]] = []
+        self._echo: list[tuple[np.ndarray, np.ndarray]] = []
         self.dns = DnsTunnelState(cfg)
 
     def update(self, batch: PacketBatch) -> None:
@@ -80,9 +81,8 @@ class SecurityCollector:
         odd[tcp & (control == (TCP_FIN | TCP_PSH | TCP_URG))] = ODD_XMAS
         rows = np.flatnonzero(odd)
         if rows.size:
-            conv = f.conv[rows]
-            self._odd = grow_in_place(self._odd, int(conv.max()) + 1)
-            np.bitwise_or.at(self._odd, conv, odd[rows])
+            key = np.unique(f.conv[rows] * 8 + odd[rows])
+            self._odd.append((key >> 3, (key & 7).astype(np.uint8)))
         echo = np.flatnonzero(
             first_dir
             & (
@@ -91,9 +91,7 @@ class SecurityCollector:
             )
         )
         if echo.size:
-            conv = f.conv[echo]
-            self._echo = grow_in_place(self._echo, int(conv.max()) + 1)
-            np.add.at(self._echo, conv, 1)
+            self._echo.append(np.unique(f.conv[echo], return_counts=True))
         self.dns.update(p)
 
     def finalize(self, table: FlowTable, report: TcpReport | None) -> SecurityReport:
@@ -101,7 +99,14 @@ class SecurityCollector:
         if not self.cfg.enabled:
             return SecurityReport(enabled=False)
         cfg, caps = self.cfg, self.caps
-        conns = build_conns(table, report, self._odd, self._echo)
+        n = len(table)
+        odd = np.zeros(n, np.uint8)
+        for conv, bits in self._odd:
+            np.bitwise_or.at(odd, conv, bits)
+        echo = np.zeros(n, np.int64)
+        for conv, count in self._echo:
+            np.add.at(echo, conv, count)
+        conns = build_conns(table, report, odd, echo)
         findings: list[SecurityFinding] = []
         findings += detect_scans(conns, cfg, caps)
         findings += detect_syn_floods(conns, cfg, caps)
@@ -115,4 +120,4 @@ class SecurityCollector:
         return SecurityReport(enabled=True, detectors=list(DETECTORS), findings=findings[: cfg.max_findings])
 
     def limits(self) -> dict[str, int]:
-        return {"security_findings": self.cfg.max_findings}
+        return {"security_findings": self.cfg.max_findings, "security_dns_groups": MAX_GROUPS}

@@ -66,16 +66,9 @@ def build_conns(
         rst_b=rst_b,
         data=data,
         handshake=handshake,
-        odd=_fit(odd, n),
-        echo=_fit(echo, n),
+        odd=odd,
+        echo=echo,
     )
-
-
-def _fit(a: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, a.dtype)
-    m = min(n, a.shape[0])
-    out[:m] = a[:m]
-    return out
 
 
 def densest_window(ts: npt.NDArray[np.float64], window: float) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from pcap_analyzer.security.finding import Caps, duration_text, make_finding, qu
 QTYPE_TXT, QTYPE_NULL = 16, 10  # RFC 1035 3.2.2
 DNS_PORT = 53  # mDNS (5353) and LLMNR names are local service names, not tunnel candidates
 UNIQUE_CAP = 4096  # distinct names remembered per group; past it the count is a lower bound
+MAX_GROUPS = 100_000  # (client, domain) groups with suspicious queries kept; later ones are dropped
 FRAMES_KEPT = 16  # frames of suspicious queries kept per group
 _QR = 0x8000
 _K1 = np.uint64(0x9E3779B97F4A7C15)
@@ -38,14 +39,16 @@ _COLUMNS = (
 class DnsTunnelState:
     """Aggregates per (client, registered domain) group, in arrays grown as groups appear.
 
-    `unique` counts the distinct names among the group's suspicious queries (ordinary names repeat and
-    cost nothing to skip), up to UNIQUE_CAP remembered names per group.
+    A group starts at the first suspicious query of a (client, domain) pair, so ordinary names cost
+    no memory; its counts run from there. `unique` counts the distinct names among its suspicious
+    queries, up to UNIQUE_CAP remembered names per group; at most MAX_GROUPS groups are kept.
     """
 
     def __init__(self, cfg: SecurityConfig) -> None:
         self.cfg = cfg
         self._gid: dict[int, int] = {}
         self.n = 0
+        self.dropped_groups = 0
         self.cols = {name: np.zeros(16, np.int64) for name in _COLUMNS}
         self.frames = np.zeros((16, FRAMES_KEPT), np.int64)
         self.client: list[tuple[int, int]] = []
@@ -86,39 +89,47 @@ class DnsTunnelState:
         sel, ints, hashes, entropy, qoff = sel[ok], ints[ok], hashes[ok], entropy[ok], qoff[ok]
         chi, clo = p.src_hi[sel], p.src_lo[sel]
         gkey = ((chi * _K1) ^ clo) * _K2 ^ hashes[:, k.H_DOMAIN]
-        keys, first, inv = np.unique(gkey, return_index=True, return_inverse=True)
-        inv = inv.ravel()
-        gids = np.empty(keys.size, np.int64)
-        for j, key in enumerate(keys.tolist()):
-            g = self._gid.get(key)
-            if g is None:
-                g = self._new_group(
-                    key, p, sel[first[j]], int(qoff[first[j]]), int(ints[first[j], k.F_DOM_LABELS])
-                )
-            gids[j] = g
-        self._grow(self.n)
-        g = gids[inv]
         qtype = p.dns_qtype[sel]
         sub_len = ints[:, k.F_SUB_LEN]
         cfg = self.cfg
-        suspicious = ((sub_len >= cfg.dns_long_name) & (entropy >= cfg.dns_min_entropy)) | (
-            (qtype == QTYPE_TXT) | (qtype == QTYPE_NULL)
-        )
-        c = self.cols
-        c["queries"][gids] += np.bincount(inv, minlength=keys.size)
-        c["suspicious"][gids] += np.bincount(inv, weights=suspicious, minlength=keys.size).astype(np.int64)
         txt = (qtype == QTYPE_TXT) | (qtype == QTYPE_NULL)
-        c["txt_null"][gids] += np.bincount(inv, weights=txt, minlength=keys.size).astype(np.int64)
-        c["sub_len_sum"][gids] += np.bincount(inv, weights=sub_len, minlength=keys.size).astype(np.int64)
-        fresh = c["queries"][gids] == np.bincount(inv, minlength=keys.size)
+        suspicious = ((sub_len >= cfg.dns_long_name) & (entropy >= cfg.dns_min_entropy)) | txt
+        keys, first, inv = np.unique(gkey, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        has_suspicious = np.bincount(inv, weights=suspicious, minlength=keys.size) > 0
+        gids = np.full(keys.size, -1, np.int64)
+        for j, key in enumerate(keys.tolist()):
+            g = self._gid.get(key)
+            if g is None and has_suspicious[j]:  # a group starts at its first suspicious query
+                if self.n >= MAX_GROUPS:
+                    self.dropped_groups += 1
+                    continue
+                row = first[j]
+                g = self._new_group(key, p, sel[row], int(qoff[row]), int(ints[row, k.F_DOM_LABELS]))
+            if g is not None:
+                gids[j] = g
+        v = gids >= 0
+        if not v.any():
+            return
+        self._grow(self.n)
+        c = self.cols
+        counts = np.bincount(inv, minlength=keys.size)
+        gv = gids[v]
+        c["queries"][gv] += counts[v]
+        c["suspicious"][gv] += np.bincount(inv, weights=suspicious, minlength=keys.size).astype(np.int64)[v]
+        c["txt_null"][gv] += np.bincount(inv, weights=txt, minlength=keys.size).astype(np.int64)[v]
+        c["sub_len_sum"][gv] += np.bincount(inv, weights=sub_len, minlength=keys.size).astype(np.int64)[v]
         ts, frame = p.ts_ns[sel], p.frame[sel]
-        c["first_ts"][gids[fresh]] = ts[first[fresh]]
-        c["first_frame"][gids[fresh]] = frame[first[fresh]]
+        fresh = c["queries"][gv] == counts[v]
+        c["first_ts"][gv[fresh]] = ts[first[v][fresh]]
+        c["first_frame"][gv[fresh]] = frame[first[v][fresh]]
         last = sel.size - 1 - np.unique(inv[::-1], return_index=True)[1]
-        c["last_ts"][gids] = ts[last]
-        if suspicious.any():  # distinct names are counted among suspicious queries only
-            self._count_unique(g[suspicious], gkey[suspicious], hashes[suspicious, k.H_NAME])
-        self._keep_frames(g, suspicious, frame, p, qoff)
+        c["last_ts"][gv] = ts[last[v]]
+        g = gids[inv]
+        rows = suspicious & (g >= 0)
+        if rows.any():  # distinct names are counted among suspicious queries only
+            self._count_unique(g[rows], gkey[rows], hashes[rows, k.H_NAME])
+            self._keep_frames(g, rows, frame, p, qoff)
 
     def _new_group(self, key: int, p: PacketTable, row: int, qoff: int, dom_labels: int) -> int:
         g = self.n
