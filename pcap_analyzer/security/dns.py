@@ -82,7 +82,9 @@ class DnsTunnelState:
         hashes = np.zeros((n, k.N_HASHES), np.uint64)
         entropy = np.zeros(n, np.float64)
         qoff = p.dns_qname_offset[sel].astype(np.int64)
-        k.query_features(p.buf, qoff, self._starts, self._lens, self._hist, ints, hashes, entropy)
+        k.query_features(
+            p.buf, qoff, self.cfg.dns_long_name, self._starts, self._lens, self._hist, ints, hashes, entropy
+        )
         ok = ints[:, k.F_NAME_LEN] >= 0
         if not ok.any():
             return
@@ -94,6 +96,8 @@ class DnsTunnelState:
         cfg = self.cfg
         txt = (qtype == QTYPE_TXT) | (qtype == QTYPE_NULL)
         suspicious = ((sub_len >= cfg.dns_long_name) & (entropy >= cfg.dns_min_entropy)) | txt
+        if self.n == 0 and not suspicious.any():  # the common case: nothing to start or update
+            return
         keys, first, inv = np.unique(gkey, return_index=True, return_inverse=True)
         inv = inv.ravel()
         has_suspicious = np.bincount(inv, weights=suspicious, minlength=keys.size) > 0

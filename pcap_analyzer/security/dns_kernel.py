@@ -36,11 +36,12 @@ def _lower(b: np.uint8) -> np.uint64:
 
 
 @kernel
-def query_features(buf, qoff, starts, lens, hist, ints, hashes, entropy):  # noqa: ANN001, ANN201
+def query_features(buf, qoff, min_len, starts, lens, hist, ints, hashes, entropy):  # noqa: ANN001, ANN201
     """For each query i (first QNAME at buf[qoff[i]]): name length (-1 when there is no name), length and
     Shannon entropy (bits per character) of the part left of the registered domain, label counts, and
-    hashes of the registered domain and of the whole name. `starts`, `lens` (MAX_LABELS) and `hist` (256)
-    are scratch arrays.
+    hashes of the registered domain and of the whole name. The entropy is computed only for parts of at
+    least `min_len` characters (0 otherwise: shorter names are never suspicious). `starts`, `lens`
+    (MAX_LABELS) and `hist` (256, zero, left zero) are scratch arrays.
 
     The registered domain is the last two labels, or three when the top-level label has two characters
     and the one before it at most three (co.uk, com.au): a heuristic, no public-suffix list.
@@ -99,20 +100,23 @@ def query_features(buf, qoff, starts, lens, hist, ints, hashes, entropy):  # noq
                 if in_dom:
                     h_dom = (h_dom ^ c) * _FNV
         sub_chars = 0
-        for c in range(256):
-            hist[c] = 0
         for k in range(n_labels - dom):
-            for j in range(starts[k], starts[k] + lens[k]):
-                hist[_lower(buf[j])] += 1
-                sub_chars += 1
+            sub_chars += lens[k]
+        sub_len = sub_chars + max(n_labels - dom - 1, 0)
         h = 0.0
-        if sub_chars > 0:
-            for c in range(256):
-                if hist[c] > 0:
-                    p = hist[c] / sub_chars
-                    h -= p * np.log2(p)
+        if sub_chars > 0 and sub_len >= min_len:
+            for k in range(n_labels - dom):
+                for j in range(starts[k], starts[k] + lens[k]):
+                    hist[_lower(buf[j])] += 1
+            for k in range(n_labels - dom):  # each distinct character once, then its count reset
+                for j in range(starts[k], starts[k] + lens[k]):
+                    c = _lower(buf[j])
+                    if hist[c] > 0:
+                        p = hist[c] / sub_chars
+                        h -= p * np.log2(p)
+                        hist[c] = 0
         ints[i, F_NAME_LEN] = name_len
-        ints[i, F_SUB_LEN] = sub_chars + max(n_labels - dom - 1, 0)
+        ints[i, F_SUB_LEN] = sub_len
         ints[i, F_LABELS] = n_labels
         ints[i, F_DOM_LABELS] = dom
         hashes[i, H_DOMAIN] = mix64(h_dom, np.uint64(dom))

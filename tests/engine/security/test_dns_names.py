@@ -21,7 +21,7 @@ def _entropy(text: str) -> float:
     return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
 
 
-def _features(names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _features(names: list[str], min_len: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     buf = b""
     offsets = []
     for name in names:
@@ -37,6 +37,7 @@ def _features(names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     k.query_features(
         np.frombuffer(buf, np.uint8),
         np.array(offsets, np.int64),
+        min_len,
         np.zeros(k.MAX_LABELS, np.int64),
         np.zeros(k.MAX_LABELS, np.int64),
         np.zeros(256, np.int64),
@@ -65,6 +66,9 @@ def test_lengths_entropy_and_registered_domain() -> None:
     domain, name = hashes[:, k.H_DOMAIN], hashes[:, k.H_NAME]
     assert domain[0] == domain[2] == domain[3] == domain[4] != domain[1]
     assert name[0] == name[3] and len(set(name.tolist())) == 4
+    # entropy only for parts of at least min_len characters
+    _, _, long_only = _features(names, min_len=10)
+    assert long_only[0] == entropy[0] and long_only[1:3].tolist() == [0.0, 0.0] and long_only[4] == 0.0
 
 
 def test_no_name_gives_minus_one() -> None:
