@@ -75,10 +75,12 @@ def test_no_name_gives_minus_one() -> None:
     ints, _, _ = _features([])
     assert ints.shape == (0, k.N_INTS)
     buf = np.zeros(64, np.uint8)
+    buf.setflags(write=False)  # as a chunk's buffer (the signature compiled ahead of time)
     out = np.zeros((1, k.N_INTS), np.int64)
     k.query_features(
         buf,
         np.array([0], np.int64),
+        0,
         np.zeros(k.MAX_LABELS, np.int64),
         np.zeros(k.MAX_LABELS, np.int64),
         np.zeros(256, np.int64),
