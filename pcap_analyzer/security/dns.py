@@ -100,37 +100,49 @@ class DnsTunnelState:
             return
         keys, first, inv = np.unique(gkey, return_index=True, return_inverse=True)
         inv = inv.ravel()
-        has_suspicious = np.bincount(inv, weights=suspicious, minlength=keys.size) > 0
+        # a new group starts at its first suspicious query (rows before it are not counted, whatever the
+        # chunk boundaries): first suspicious row per key, n when none
+        start = np.full(keys.size, sel.size, np.int64)
+        susp_rows = np.flatnonzero(suspicious)
+        _, at = np.unique(inv[susp_rows], return_index=True)
+        start[inv[susp_rows[at]]] = susp_rows[at]
         gids = np.full(keys.size, -1, np.int64)
         for j, key in enumerate(keys.tolist()):
             g = self._gid.get(key)
-            if g is None and has_suspicious[j]:  # a group starts at its first suspicious query
+            if g is None and start[j] < sel.size:
                 if self.n >= MAX_GROUPS:
                     self.dropped_groups += 1
                     continue
-                row = first[j]
+                row = start[j]
                 g = self._new_group(key, p, sel[row], int(qoff[row]), int(ints[row, k.F_DOM_LABELS]))
+            else:
+                start[j] = 0
             if g is not None:
                 gids[j] = g
-        v = gids >= 0
-        if not v.any():
+        keep = (gids[inv] >= 0) & (np.arange(sel.size) >= start[inv])
+        if not keep.any():
             return
+        if not keep.all():
+            sel, ints, hashes, qoff = sel[keep], ints[keep], hashes[keep], qoff[keep]
+            gkey, txt, suspicious, sub_len = gkey[keep], txt[keep], suspicious[keep], sub_len[keep]
+            keys, first, inv = np.unique(gkey, return_index=True, return_inverse=True)
+            inv = inv.ravel()
+            gids = np.array([self._gid[key] for key in keys.tolist()], np.int64)
         self._grow(self.n)
         c = self.cols
         counts = np.bincount(inv, minlength=keys.size)
-        gv = gids[v]
-        c["queries"][gv] += counts[v]
-        c["suspicious"][gv] += np.bincount(inv, weights=suspicious, minlength=keys.size).astype(np.int64)[v]
-        c["txt_null"][gv] += np.bincount(inv, weights=txt, minlength=keys.size).astype(np.int64)[v]
-        c["sub_len_sum"][gv] += np.bincount(inv, weights=sub_len, minlength=keys.size).astype(np.int64)[v]
+        c["queries"][gids] += counts
+        c["suspicious"][gids] += np.bincount(inv, weights=suspicious, minlength=keys.size).astype(np.int64)
+        c["txt_null"][gids] += np.bincount(inv, weights=txt, minlength=keys.size).astype(np.int64)
+        c["sub_len_sum"][gids] += np.bincount(inv, weights=sub_len, minlength=keys.size).astype(np.int64)
         ts, frame = p.ts_ns[sel], p.frame[sel]
-        fresh = c["queries"][gv] == counts[v]
-        c["first_ts"][gv[fresh]] = ts[first[v][fresh]]
-        c["first_frame"][gv[fresh]] = frame[first[v][fresh]]
+        fresh = c["queries"][gids] == counts
+        c["first_ts"][gids[fresh]] = ts[first[fresh]]
+        c["first_frame"][gids[fresh]] = frame[first[fresh]]
         last = sel.size - 1 - np.unique(inv[::-1], return_index=True)[1]
-        c["last_ts"][gv] = ts[last[v]]
+        c["last_ts"][gids] = ts[last]
         g = gids[inv]
-        rows = suspicious & (g >= 0)
+        rows = suspicious
         if rows.any():  # distinct names are counted among suspicious queries only
             self._count_unique(g[rows], gkey[rows], hashes[rows, k.H_NAME])
             self._keep_frames(g, rows, frame, p, qoff)

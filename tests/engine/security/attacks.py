@@ -186,11 +186,21 @@ def _b32(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.ascii_lowercase + "234567") for _ in range(n))
 
 
-def dns_tunnel(path: Path, queries: int = 120, seed: int = 6) -> Path:
-    """CLIENT sends TXT queries whose names carry base32 data under tun.example-c2.com, via 10.0.0.53."""
+def dns_tunnel(path: Path, queries: int = 120, seed: int = 6, ordinary: int = 0) -> Path:
+    """CLIENT sends TXT queries whose names carry base32 data under tun.example-c2.com, via 10.0.0.53,
+    after `ordinary` A queries for www.example-c2.com (and one more after every 10th tunnel query)."""
     rng = random.Random(seed)
     tr = Trace()
     t = 0.0
+    for i in range(ordinary + queries // 10 if ordinary else 0):
+        at = i * 0.05 if i < ordinary else (i - ordinary) * 10 * 0.3 + 0.15 + ordinary * 0.05
+        q = (
+            IP(src=CLIENT, dst="10.0.0.53")
+            / UDP(sport=20000 + i, dport=53)
+            / DNS(id=60000 + i, rd=1, qd=DNSQR(qname="www.example-c2.com", qtype="A"))
+        )
+        tr.add(at, q)
+    t = ordinary * 0.05 + 0.01
     for i in range(queries):
         name = f"{_b32(rng, 52)}.{_b32(rng, 12)}.tun.example-c2.com"
         q = (
@@ -205,7 +215,7 @@ def dns_tunnel(path: Path, queries: int = 120, seed: int = 6) -> Path:
             / DNS(id=i, qr=1, rd=1, ra=1, qd=DNSQR(qname=name, qtype="TXT"))
         )
         tr.add(t + 0.02, r)
-        t += rng.uniform(0.1, 0.5)
+        t += rng.uniform(0.1, 0.5) if not ordinary else 0.3
     return tr.write(path)
 
 

@@ -117,8 +117,10 @@ def test_thresholds_come_from_the_config(tmp_path: Path, writer: Callable[[Path]
 
 
 def test_results_do_not_depend_on_chunk_size(tmp_path: Path) -> None:
-    path = a.dns_tunnel(tmp_path / "tunnel.pcap", queries=2000)
+    # 300 ordinary queries under the domain before the tunnel starts (not counted: the group starts at the
+    # first suspicious query), 200 interleaved with it (counted)
+    path = a.dns_tunnel(tmp_path / "tunnel.pcap", queries=2000, ordinary=300)
     small = analyze(path, config={"chunk_bytes": 64 * 1024}).security
     assert small == analyze(path).security
     f = _only(small.findings, "dns_tunnel")
-    assert f.facts["unique_names"] == 2000 and f.evidence.count == 2000
+    assert f.facts["unique_names"] == 2000 and f.evidence.count == 2000 and f.facts["queries"] == 2200
