@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from scapy.layers.inet import TCP
+from scapy.layers.inet6 import IPv6
 
 from pcap_analyzer import analyze
 from pcap_analyzer.report.model import SecurityFinding
@@ -124,3 +126,18 @@ def test_results_do_not_depend_on_chunk_size(tmp_path: Path) -> None:
     assert small == analyze(path).security
     f = _only(small.findings, "dns_tunnel")
     assert f.facts["unique_names"] == 2000 and f.evidence.count == 2000 and f.facts["queries"] == 2200
+
+
+def test_ipv6_scan(tmp_path: Path) -> None:
+    tr = a.Trace()
+    for i in range(30):  # a SYN scan of 30 ports, all refused
+        tr.add(
+            i * 0.01, IPv6(src="fd00::66", dst="fd00::9") / TCP(sport=40000 + i, dport=1000 + i, flags="S")
+        )
+        tr.add(
+            i * 0.01 + 0.001,
+            IPv6(src="fd00::9", dst="fd00::66") / TCP(sport=1000 + i, dport=40000 + i, flags="RA"),
+        )
+    f = _only(_findings(tr.write(tmp_path / "scan6.pcap")), "port_scan")
+    assert f.sources == ["fd00::66"] and f.targets == ["fd00::9"] and f.facts["refused"] == 30
+    assert f.evidence.filter.startswith("ipv6.src == fd00::66 && ipv6.dst == fd00::9 && tcp.flags.syn == 1")
