@@ -31,10 +31,6 @@ class Conns:
     odd: npt.NDArray[np.uint8]  # ODD_* flavours the initiator sent
     echo: npt.NDArray[np.int64]  # ICMP echo requests from the initiator
 
-    @property
-    def first_s(self) -> npt.NDArray[np.float64]:
-        return np.asarray(self.table.first_ts_ns / 1e9, np.float64)
-
 
 def build_conns(
     table: FlowTable, report: TcpReport | None, odd: npt.NDArray[np.uint8], echo: npt.NDArray[np.int64]
