@@ -35,6 +35,7 @@ from pcap_analyzer.flows.model import FlowAssignment
 from pcap_analyzer.flows.tracker import FlowTracker
 from pcap_analyzer.progress import Phase, ProgressCallback
 from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator, WarningInfo
+from pcap_analyzer.security.collector import SecurityCollector
 from pcap_analyzer.tcp.analyzer import TcpAnalyzer
 
 
@@ -184,6 +185,7 @@ class _Pipeline:
         self.protocols = ProtocolAnalyzer()
         self.talkers = TalkersAnalyzer(top_n=cfg.max_talkers)
         self.throughput = ThroughputAnalyzer(bucket_s=cfg.timeline_bucket_s)
+        self.security = SecurityCollector(cfg.security, max_frames=cfg.max_evidence_frames)
         self.streaming = (
             self.dns,
             self.jitter,
@@ -193,6 +195,7 @@ class _Pipeline:
             self.protocols,
             self.talkers,
             self.throughput,
+            self.security,  # reads DNS names: runs in the read-ahead thread
         )
         # Analyzers that read packet bytes (DNS names, RTP headers) run in the read-ahead thread, in parallel
         # with TCP analysis: the reader drops a chunk's file pages from memory when the thread moves on, and
@@ -227,6 +230,7 @@ class _Pipeline:
         result.top_talkers, result.conversations = self.talkers.finalize(flows)
         report = self.tcp.finalize(flows)
         result.tcp = report.summary()
+        result.security = self.security.finalize(flows, report)
         if not result.tcp.data_segments:
             result.tcp.data_segments = self.facts.tcp_data_segments
         result.connections = report.connections(cfg.max_connections)

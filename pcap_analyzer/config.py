@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pcap_analyzer.security.config import SecurityConfig
+
 # Same budget as pcap_analyzer.capture.open.CHUNK_BYTES (not imported: loading a config needs no NumPy).
 CHUNK_BYTES = 8 << 20
 
@@ -135,6 +137,8 @@ class AnalysisConfig(BaseModel):
     max_tcp_servers: int = Field(
         default=200, ge=1, le=100_000, description="TCP server endpoints listed (most affected first)."
     )
+    # security detectors: their own section (`security:` in YAML), see pcap_analyzer/security/config.py
+    security: SecurityConfig = Field(default_factory=SecurityConfig, description="Security detectors.")
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> AnalysisConfig:
@@ -147,8 +151,14 @@ class AnalysisConfig(BaseModel):
         return self
 
     def as_report_dict(self) -> dict[str, float | int | str | bool]:
-        """The values as the flat mapping stored in AnalysisResult.config."""
-        return dict(self.model_dump())
+        """The values as the flat mapping stored in AnalysisResult.config (sections as "section.key")."""
+        out: dict[str, float | int | str | bool] = {}
+        for key, value in self.model_dump().items():
+            if isinstance(value, dict):
+                out.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.1"  # 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
 
 
 class _Model(BaseModel):
@@ -317,6 +317,39 @@ class Finding(_Model):
     evidence: Evidence = Field(default_factory=Evidence)
 
 
+class SecurityEvidence(_Model):
+    """What a security finding rests on, checkable in Wireshark."""
+
+    count: int = 0  # probes, SYNs, packets, connections or queries behind the finding (`unit` says which)
+    unit: str = ""
+    frames: list[int] = Field(default_factory=list)  # frame numbers (capped), e.g. each connection's first
+    filter: str = ""  # Wireshark display filter that shows the evidence
+
+
+class SecurityFinding(_Model):
+    """One suspected attack pattern (pcap_analyzer.security)."""
+
+    kind: str  # port_scan | syn_flood | udp_flood | icmp_flood | brute_force | dns_tunnel | beaconing |
+    # exfiltration | lateral_movement
+    severity: str  # "critical" | "warning" | "info"
+    title: str
+    detail: str  # one plain sentence with the figures
+    sources: list[str] = Field(default_factory=list)  # capped, see facts["sources_total"]
+    targets: list[str] = Field(default_factory=list)  # capped, see facts["targets_total"]
+    first_ts: float
+    last_ts: float
+    evidence: SecurityEvidence = Field(default_factory=SecurityEvidence)
+    facts: dict[str, float | int | str] = Field(default_factory=dict)  # detector-specific figures
+
+
+class SecurityReport(_Model):
+    """The security view: findings, most severe first (empty when nothing suspicious was seen)."""
+
+    enabled: bool = True
+    detectors: list[str] = Field(default_factory=list)  # kinds that were checked
+    findings: list[SecurityFinding] = Field(default_factory=list)
+
+
 class Generator(_Model):
     name: str = "pcap-analyzer"
     version: str
@@ -346,5 +379,6 @@ class AnalysisResult(_Model):
     bursts: list[Burst] = Field(default_factory=list)
     health: Health = Field(default_factory=Health)
     findings: list[Finding] = Field(default_factory=list)  # most impact first
+    security: SecurityReport = Field(default_factory=SecurityReport)
     limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
     config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

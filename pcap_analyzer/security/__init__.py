@@ -1,0 +1,1 @@
+"""Security detectors: scans, floods, brute force, DNS tunnels, beacons, exfiltration, lateral movement."""
