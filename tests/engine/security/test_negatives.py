@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from pcap_analyzer import analyze
-from tests.conftest import CORPUS_DIR
+from tests.conftest import EXTRA_CORPUS_DIR
 from tests.engine.analyzers.scenario import write_scenario
 from tests.engine.diagnose.scenarios import (
     Capture,
@@ -19,7 +19,7 @@ from tests.engine.diagnose.scenarios import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-PUBLIC = CORPUS_DIR.parent / "public-corpus"
+PUBLIC = EXTRA_CORPUS_DIR.parent / "public-corpus"
 # Files of the public corpus that hold attacks or attack tools' traffic, by name: malware and C2 samples,
 # psexec/mimikatz lateral movement, scanners, unanswered-call storms, DoS, router kills, heartbleed, IDS
 # evasion. The rest is ordinary (if sometimes odd or damaged) traffic.
@@ -55,10 +55,10 @@ def test_project_captures_raise_nothing(tmp_path: Path) -> None:
     assert {name: found for name, found in alarms.items() if found} == {}
 
 
-if CORPUS_DIR.is_dir():
+if EXTRA_CORPUS_DIR.is_dir():
 
     def test_corpus_captures_raise_nothing() -> None:
-        paths = sorted(CORPUS_DIR.glob("*.pcap*"))
+        paths = sorted(EXTRA_CORPUS_DIR.glob("*.pcap*"))
         assert paths
         alarms = {p.name: _alarms(p) for p in paths}
         assert {name: found for name, found in alarms.items() if found} == {}
