@@ -109,9 +109,10 @@ class Settings(BaseSettings):
     WORKER_ENABLED: bool = True
     WORKER_CONCURRENCY: int = Field(default_factory=_default_concurrency, gt=0)
     # A crashed worker's task is retried once its lease runs out: TASK_LEASE_SECONDS after the last
-    # heartbeat (sent every TASK_HEARTBEAT_SECONDS, which must be shorter), at most TASK_MAX_ATTEMPTS times.
+    # heartbeat (sent every TASK_HEARTBEAT_SECONDS, which must be shorter; unset: a third of the lease),
+    # at most TASK_MAX_ATTEMPTS times.
     TASK_LEASE_SECONDS: float = Field(default=15, gt=0)
-    TASK_HEARTBEAT_SECONDS: float = Field(default=5, gt=0)
+    TASK_HEARTBEAT_SECONDS: float | None = Field(default=None, gt=0)
     TASK_MAX_ATTEMPTS: int = Field(default=3, gt=0)
     # Per analysis: the engine process is stopped and the task failed past these (0 = no limit).
     ANALYSIS_MAX_SECONDS: float = Field(default=3600, ge=0)
@@ -162,6 +163,8 @@ class Settings(BaseSettings):
     def _finish(self) -> Settings:
         if self.DB_POOL_MIN_SIZE > self.DB_POOL_MAX_SIZE:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        if self.TASK_HEARTBEAT_SECONDS is None:
+            self.TASK_HEARTBEAT_SECONDS = self.TASK_LEASE_SECONDS / 3
         if self.TASK_HEARTBEAT_SECONDS >= self.TASK_LEASE_SECONDS:
             raise ValueError("TASK_HEARTBEAT_SECONDS must be shorter than TASK_LEASE_SECONDS")
         if self.COOKIE_SECURE is None:

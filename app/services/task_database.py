@@ -137,12 +137,15 @@ class TaskDatabase:
                 await conn.execute(sa.select(users.c.id).where(users.c.id == owner_id).with_for_update())
             inserted = (await conn.execute(insert)).rowcount
             if inserted == 1:
+                # read back before the commit: once committed, a worker may claim it at once
+                query = sa.select(*_TASK_COLUMNS).select_from(
+                    tasks.outerjoin(users, users.c.id == tasks.c.owner_id)
+                )
+                row = (await conn.execute(query.where(tasks.c.task_id == task_id))).mappings().one()
                 await announce_task(conn)
         if inserted != 1:
             raise TooManyPendingTasks(max_pending)
-        task = await self.get_task(task_id, None)
-        assert task is not None
-        return task
+        return _to_task(row)
 
     async def count_active(self, owner_id: str) -> int:
         async with self.reader.connect() as conn:

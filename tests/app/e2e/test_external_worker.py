@@ -46,7 +46,7 @@ def test_standalone_worker_runs_queued_tasks(
             stderr=subprocess.STDOUT,
         )
         events = list(sse_events(user, task_id))
-        assert [n for n, _ in events].count("progress") >= 2
+        assert [n for n, _ in events].count("progress") >= 1
         final = json.loads(events[-1][1])
         assert final["status"] == "completed", (final, (tmp_path / "worker.log").read_text()[-3000:])
         worker.send_signal(signal.SIGTERM)

@@ -49,9 +49,11 @@ async def _run_one(engine: AsyncEngine, capture: Path, data_dir: Path, **limits:
 
 @pytest.mark.timeout(120)
 async def test_time_limit_fails_the_task(engine: AsyncEngine, tmp_path: Path) -> None:
-    capture = write_tcp_capture(tmp_path / "c.pcap", 20_000)
-    task = await _run_one(engine, capture, tmp_path / "data", max_analysis_seconds=0.3)
-    assert task.status == "failed" and task.error_message == "the analysis exceeded the time limit of 0.3 s"
+    # big enough that the engine process (start-up + analysis) is still running at the first check (0.25 s)
+    # on a fast, idle machine
+    capture = write_tcp_capture(tmp_path / "c.pcap", 600_000)
+    task = await _run_one(engine, capture, tmp_path / "data", max_analysis_seconds=0.2)
+    assert task.status == "failed" and task.error_message == "the analysis exceeded the time limit of 0.2 s"
     assert not list((tmp_path / "data" / "reports").rglob("*.*"))  # nothing half-written is kept
 
 
