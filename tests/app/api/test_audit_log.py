@@ -27,7 +27,7 @@ async def _tables(url: str) -> set[str]:
 
 def test_revision_upgrades_downgrades_and_upgrades_again(fresh_database_url: str) -> None:
     config = alembic_config(fresh_database_url)
-    upgrade(config, "head")
+    upgrade(config, AUDIT_REVISION)  # later revisions come on top of it
     assert current_revision(fresh_database_url) == AUDIT_REVISION
     assert "audit_log" in asyncio.run(_tables(fresh_database_url))
     downgrade(config, "-1")
