@@ -266,6 +266,9 @@ class UserDatabase:
         is no account), so the answer time does not reveal which usernames exist.
         """
         name = username.strip().lower()
+        if "\x00" in name:  # no stored name has one, and PostgreSQL refuses NUL in text parameters
+            await asyncio.to_thread(verify_password, password, None)
+            return None
         row = await self._one(sa.func.lower(users.c.username) == name)
         hashed = row["hashed_password"] if row else None
         if not await asyncio.to_thread(verify_password, password, hashed) or row is None:

@@ -18,7 +18,7 @@ from app.services import totp
 
 log = logging.getLogger("app.accounts")
 router = APIRouter(tags=["account"])
-_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 409, 429, 503)}
+_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)}
 FORGOT_ANSWER = (
     "if an account uses this address, a link to choose a new password is on its way; it works once, "
     "for a limited time"
@@ -27,11 +27,13 @@ _background: set[asyncio.Task[None]] = set()
 
 
 class MailUnavailable(AppError):
+    """404: the feature does not exist on this server (a configuration, not an outage to retry)."""
+
     def __init__(self) -> None:
         super().__init__(
             "password reset by email is not available on this server (mail is not configured); "
             "ask an administrator to reset your password",
-            503,
+            404,
         )
 
 

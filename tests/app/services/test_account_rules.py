@@ -81,3 +81,8 @@ async def test_the_last_active_admin_cannot_be_blocked_or_deleted(user_service: 
     assert sum(isinstance(r, LastAdmin) for r in results) == 1, results
     admins, _ = await user_service.list_users(status="approved", role="admin")
     assert len(admins) == 1
+
+
+async def test_a_name_with_a_nul_byte_is_just_unknown(user_service: Any) -> None:
+    await user_service.create_user(new("alice"))
+    assert await user_service.authenticate("ali\x00ce", PASSWORD) is None  # PostgreSQL refuses NUL in text
