@@ -101,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.wait_for(asyncio.gather(*background, return_exceptions=True), timeout=10)
         if services.mailer:
             await services.mailer.drain()
+        await services.users.settle()
         await pool.close()
 
 

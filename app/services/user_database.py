@@ -8,6 +8,7 @@ that two administrators acting at once learn that the other one did it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from app.security import (
 )
 from app.services.postgres_database import DatabasePool
 
+log = logging.getLogger("app.users")
 PASSWORD_HISTORY = 5  # a new password must differ from the last 5
 _SECRET_COLUMNS = ("hashed_password", "totp_secret", "totp_last_step")
 _USER_COLUMNS = [c for c in users.c if c.name not in _SECRET_COLUMNS]
@@ -85,12 +87,14 @@ class UserDatabase:
 
     def __init__(self, pool: DatabasePool) -> None:
         self.pool = pool
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def init_db(self) -> str | None:
         """Create or upgrade the schema (Alembic `upgrade head`); return the revision."""
         return await upgrade_to_head_async(self.pool.url)
 
     async def close(self) -> None:
+        await self.settle()
         await self.pool.close()
 
     async def _one(self, where: sa.ColumnElement[bool]) -> RowMapping | None:
@@ -261,9 +265,9 @@ class UserDatabase:
     async def authenticate(self, username: str, password: str) -> User | None:
         """The account when the password matches (whatever its status), else None.
 
-        Known and unknown usernames cost the same: one SELECT, one Argon2 verification (against a dummy
-        hash when there is no account) and one UPDATE of the failure counter (matching no row when there
-        is no account), so the answer time does not reveal which usernames exist.
+        Known and unknown usernames cost the same: one SELECT and one Argon2 verification (against a dummy
+        hash when there is no account); the failure counter is raised in the background, after the
+        answer, so the answer time does not reveal which usernames exist.
         """
         name = username.strip().lower()
         if "\x00" in name:  # no stored name has one, and PostgreSQL refuses NUL in text parameters
@@ -272,18 +276,32 @@ class UserDatabase:
         row = await self._one(sa.func.lower(users.c.username) == name)
         hashed = row["hashed_password"] if row else None
         if not await asyncio.to_thread(verify_password, password, hashed) or row is None:
-            async with self.pool.engine.begin() as conn:
-                await conn.execute(
-                    users.update()
-                    .where(sa.func.lower(users.c.username) == name)
-                    .values(failed_logins=users.c.failed_logins + 1)
-                )
+            # After the answer: a write (and its disk flush) only for real accounts would show in the timing.
+            task = asyncio.create_task(self._count_failure(name))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
             return None
         extra: dict[str, Any] = {}
         if needs_rehash(row["hashed_password"]):
             extra["hashed_password"] = await asyncio.to_thread(hash_password, password)
         await self._update(row["id"], last_login=_utcnow(), failed_logins=0, **extra)
         return await self.get_user_by_id(row["id"])
+
+    async def _count_failure(self, name: str) -> None:
+        try:
+            async with self.pool.engine.begin() as conn:
+                await conn.execute(
+                    users.update()
+                    .where(sa.func.lower(users.c.username) == name)
+                    .values(failed_logins=users.c.failed_logins + 1)
+                )
+        except Exception:  # a counter is not worth a failed request, nor a lost log line
+            log.warning("could not count a failed sign-in", exc_info=True)
+
+    async def settle(self) -> None:
+        """Wait for the background writes started so far (failed sign-in counters)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def revoke_tokens(self, user_id: uuid.UUID | str) -> None:
         """Raise the account's token version: every access token issued before stops working."""

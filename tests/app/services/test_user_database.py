@@ -94,6 +94,7 @@ async def test_authenticate(user_service: Any) -> None:
     user = await user_service.create_user(new("alice"))
     assert await user_service.authenticate("alice", "wrong-password-123") is None
     assert await user_service.authenticate("nobody", PASSWORD) is None
+    await user_service.settle()  # failures are counted after the answer (equal timing)
     assert (await user_service.get_user_by_id(user.id)).failed_logins == 1
     signed_in = await user_service.authenticate("ALICE", PASSWORD)
     assert signed_in.id == user.id and signed_in.last_login is not None and signed_in.failed_logins == 0
