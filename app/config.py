@@ -127,6 +127,23 @@ class Settings(BaseSettings):
     METRICS_TOKEN: str | None = Field(default=None, repr=False)
     WORKER_METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
     WORKER_METRICS_ADDR: str = "127.0.0.1"
+    HSTS_ENABLED: bool | None = None  # None: on in production (the service then runs behind HTTPS)
+    HSTS_MAX_AGE_SECONDS: int = Field(default=31_536_000, ge=0)
+    # Accounts
+    APP_BASE_URL: str = "http://localhost:8000"  # the public address, for links in emails
+    PASSWORD_RESET_TOKEN_MINUTES: int = Field(default=60, gt=0)
+    REQUIRE_ADMIN_2FA: bool = False
+    # Email (off unless SMTP_HOST is set; MAIL_ENABLED=false turns it off explicitly)
+    MAIL_ENABLED: bool | None = None
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = Field(default=587, gt=0, lt=65536)
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD: str | None = Field(default=None, repr=False)
+    SMTP_STARTTLS: bool | None = None  # None: use STARTTLS when the server offers it
+    SMTP_TLS: bool = False  # implicit TLS (usually port 465)
+    SMTP_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
+    MAIL_FROM: str = "pcap-analyzer <noreply@localhost>"
+    MAIL_MAX_ATTEMPTS: int = Field(default=4, gt=0)
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -169,6 +186,17 @@ class Settings(BaseSettings):
             raise ValueError("TASK_HEARTBEAT_SECONDS must be shorter than TASK_LEASE_SECONDS")
         if self.COOKIE_SECURE is None:
             self.COOKIE_SECURE = self.ENVIRONMENT == "production"
+        if self.HSTS_ENABLED is None:
+            self.HSTS_ENABLED = self.ENVIRONMENT == "production"
+        if self.SMTP_HOST is not None and not self.SMTP_HOST.strip():
+            self.SMTP_HOST = None
+        if self.MAIL_ENABLED is None:
+            self.MAIL_ENABLED = self.SMTP_HOST is not None
+        elif self.MAIL_ENABLED and self.SMTP_HOST is None:
+            raise ValueError("MAIL_ENABLED=true needs SMTP_HOST")
+        if self.SMTP_TLS and self.SMTP_STARTTLS:
+            raise ValueError("SMTP_TLS and SMTP_STARTTLS exclude each other (465: SMTP_TLS, 587: STARTTLS)")
+        self.APP_BASE_URL = self.APP_BASE_URL.rstrip("/")
         if self.SECRET_KEY is None:
             if self.ENVIRONMENT == "production":
                 raise ValueError("SECRET_KEY is required when ENVIRONMENT=production (openssl rand -hex 32)")
@@ -181,6 +209,11 @@ class Settings(BaseSettings):
     def async_database_url(self) -> str:
         """DATABASE_URL normalised for SQLAlchemy's async drivers."""
         return normalize_database_url(self.DATABASE_URL)[0]
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Whether the service sends emails (SMTP_HOST set and MAIL_ENABLED not false)."""
+        return bool(self.MAIL_ENABLED and self.SMTP_HOST)
 
     @property
     def db_type(self) -> DbType:

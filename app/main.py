@@ -15,16 +15,19 @@ from fastapi_offline import FastAPIOffline
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.account_limits import AccountLimiter
 from app.api.deps import Services
 from app.api.errors import install_error_handlers
 from app.api.limits import RequestLimits
 from app.api.ratelimit import LoginLimiter
-from app.api.routes import admin, auth, health, metrics, progress, reports, tasks, uploads
+from app.api.routes import account, admin, auth, health, metrics, progress, reports, tasks, uploads
 from app.config import get_settings
 from app.logging import RequestContext, configure_logging
 from app.metrics import observe_request
+from app.services.account_security import AccountSecurity
 from app.services.audit import AuditLog
 from app.services.cleanup import run_cleanup
+from app.services.mail import Mailer
 from app.services.postgres_database import DatabasePool
 from app.services.progress import ProgressStore
 from app.services.storage import ensure_dirs
@@ -73,7 +76,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             free_failures=settings.LOGIN_RATE_LIMIT_ATTEMPTS,
             forget_after_s=settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS,
         ),
+        mailer=Mailer(settings),
+        accounts=AccountSecurity(engine),
+        account_limiter=AccountLimiter(free_failures=settings.LOGIN_RATE_LIMIT_ATTEMPTS),
     )
+    if not settings.mail_enabled:
+        log.info("mail is off (SMTP_HOST unset or MAIL_ENABLED=false): no password reset by email")
     stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if settings.WORKER_ENABLED:
@@ -89,6 +97,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*background, return_exceptions=True), timeout=10)
+        if services.mailer:
+            await services.mailer.drain()
+        await services.users.settle()
         await pool.close()
 
 
@@ -98,11 +109,21 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    @staticmethod
+    def _hsts_value(scope: Scope) -> str | None:
+        """The Strict-Transport-Security value when HSTS is on (HSTS_ENABLED, default: in production)."""
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        settings = services.settings if services is not None else None
+        if settings is None or not settings.HSTS_ENABLED:
+            return None
+        return f"max-age={settings.HSTS_MAX_AGE_SECONDS}; includeSubDomains"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         docs = scope["path"].startswith(("/docs", "/redoc"))  # Swagger UI needs its inline script
+        hsts = self._hsts_value(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -112,6 +133,8 @@ class SecurityHeaders:
                 headers.setdefault("X-Frame-Options", "DENY")
                 if not docs:
                     headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+                if hsts:
+                    headers.setdefault("Strict-Transport-Security", hsts)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -130,7 +153,7 @@ def create_app() -> FastAPI:
     application.add_middleware(RequestLimits)
     application.add_middleware(SecurityHeaders)
     application.add_middleware(RequestContext, on_response=observe_request)  # outermost: times everything
-    for module in (auth, admin, uploads, tasks, reports, progress, health, metrics):
+    for module in (auth, account, admin, uploads, tasks, reports, progress, health, metrics):
         application.include_router(module.router)
     application.include_router(reports.assets_router)  # /static/report/*, before the /static mount
     from app.web import pages

@@ -11,10 +11,12 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from zxcvbn import zxcvbn
 
 from app.errors import InvalidInput, WeakPassword
 
 MIN_PASSWORD_LENGTH = 12
+MIN_ZXCVBN_SCORE = 3  # zxcvbn's 0-4 scale: 3 = "safely unguessable: moderate protection from offline attacks"
 MAX_PASSWORD_LENGTH = 1024  # hashing cost is linear in the length: bound it against abuse
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 
@@ -72,6 +74,23 @@ def check_password_policy(password: str, *, username: str | None = None) -> None
         raise WeakPassword("this password is too common; choose another one")
     if username and lowered.strip() == username.lower():
         raise WeakPassword("the password must not be the username")
+
+
+def check_password_strength(password: str, *, username: str | None = None, email: str | None = None) -> None:
+    """check_password_policy, then raise WeakPassword unless zxcvbn scores the password at least
+    MIN_ZXCVBN_SCORE; its warning and suggestions become the message.
+
+    Applied wherever a person chooses a password (registration, change, reset). The service's
+    create_user applies only the base policy, so that scripts and the spec's examples keep working.
+    """
+    check_password_policy(password, username=username)
+    # zxcvbn refuses more than 72 characters (its cost grows with the length); they are plenty to judge.
+    result = zxcvbn(password[:72], user_inputs=[x for x in (username, email, "pcap", "analyzer") if x])
+    if result["score"] < MIN_ZXCVBN_SCORE:
+        feedback = result.get("feedback") or {}
+        hints = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+        advice = " ".join(h.strip().rstrip(".") + "." for h in hints if h and h.strip())
+        raise WeakPassword(f"this password is too easy to guess. {advice or 'Add more words or characters.'}")
 
 
 def normalize_username(username: str) -> str:

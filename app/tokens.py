@@ -23,16 +23,29 @@ class TokenClaims:
     user_id: str
     session_id: str
     expires_at: datetime
+    version: int = 0  # the user's token_version when issued; a token of an older version is refused
 
 
-def create_access_token(user_id: str, secret: str, expire_minutes: int) -> tuple[str, TokenClaims]:
-    """Sign a token for `user_id` that expires after `expire_minutes`."""
+def create_access_token(
+    user_id: str, secret: str, expire_minutes: int, *, version: int = 0, session_id: str | None = None
+) -> tuple[str, TokenClaims]:
+    """Sign a token for `user_id`, issued under the user's token `version`, expiring after `expire_minutes`.
+
+    `session_id` keeps an existing browser session (and its CSRF tokens) when a token is re-issued.
+    """
     claims = TokenClaims(
         user_id=user_id,
-        session_id=uuid.uuid4().hex,
+        session_id=session_id or uuid.uuid4().hex,
         expires_at=(datetime.now(UTC) + timedelta(minutes=expire_minutes)).replace(microsecond=0),
+        version=version,
     )
-    payload = {"sub": user_id, "jti": claims.session_id, "exp": claims.expires_at, "typ": "access"}
+    payload = {
+        "sub": user_id,
+        "jti": claims.session_id,
+        "exp": claims.expires_at,
+        "typ": "access",
+        "ver": version,
+    }
     return jwt.encode(payload, secret, algorithm=ALGORITHM), claims
 
 
@@ -40,16 +53,20 @@ def decode_access_token(token: str, secret: str) -> TokenClaims | None:
     """The claims of a valid, unexpired token; None for anything else (never raises)."""
     try:
         payload = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "jti"]}
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "jti", "ver"]}
         )
     except jwt.PyJWTError:
         return None
+    version = payload["ver"]
     if payload.get("typ") != "access" or not isinstance(payload["sub"], str):
+        return None
+    if not isinstance(version, int) or isinstance(version, bool):
         return None
     return TokenClaims(
         user_id=payload["sub"],
         session_id=str(payload["jti"]),
         expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+        version=version,
     )
 
 

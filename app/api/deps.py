@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.api.account_limits import AccountLimiter
 from app.api.ratelimit import LoginLimiter
 from app.config import Settings
 from app.errors import AppError
 from app.logging import bind_user
 from app.models.user import User
+from app.services.account_security import AccountSecurity
 from app.services.audit import AuditLog
+from app.services.mail import Mailer
 from app.services.postgres_database import DatabasePool
 from app.services.progress import ProgressStore
 from app.services.task_database import TaskDatabase, Viewer
@@ -24,6 +27,8 @@ from app.worker.loop import Worker
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths a user with a temporary password may still use (to see who they are and change it).
 _TEMPORARY_PASSWORD_PATHS = frozenset({"/api/users/me", "/api/session", "/api/csrf/token"})
+# Paths an administrator without 2FA may still use when REQUIRE_ADMIN_2FA is on (to turn it on).
+_ADMIN_2FA_SETUP_PATHS = _TEMPORARY_PASSWORD_PATHS | {"/api/users/me/2fa/setup", "/api/users/me/2fa/enable"}
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
@@ -51,6 +56,10 @@ class Services:
     audit: AuditLog
     limiter: LoginLimiter
     worker: Worker | None = None  # the embedded worker, when enabled
+    mailer: Mailer | None = None
+    accounts: AccountSecurity | None = None  # reset tokens, 2FA
+    # Throttles password-reset requests (per IP and per address) and 2FA codes (per account).
+    account_limiter: LoginLimiter = field(default_factory=AccountLimiter)
 
 
 def get_services(request: Request) -> Services:
@@ -90,7 +99,7 @@ async def get_session(
     if claims is None:
         raise NotAuthenticated("not authenticated" if token is None else "invalid or expired token")
     user = await db.users.get_user_by_id(claims.user_id)
-    if user is None:
+    if user is None or user.token_version != claims.version:  # revoked: signed out, password changed...
         raise NotAuthenticated("invalid or expired token")
     if not user.is_active:
         raise Forbidden("your account is blocked; contact an administrator")
@@ -101,6 +110,13 @@ async def get_session(
             raise Forbidden("missing or invalid CSRF token (get one from GET /api/csrf/token)")
     if getattr(user, "must_change_password", False) and request.url.path not in _TEMPORARY_PASSWORD_PATHS:
         raise Forbidden("you must change your temporary password first (PUT /api/users/me)")
+    if (
+        db.settings.REQUIRE_ADMIN_2FA
+        and is_admin(user)
+        and not user.totp_enabled
+        and request.url.path not in _ADMIN_2FA_SETUP_PATHS
+    ):
+        raise Forbidden("administrators must turn on two-factor sign-in first (profile page)")
     bind_user(request.scope.get("state"), str(user.id))
     return Session(user=user, claims=claims, via_cookie=via_cookie)
 

@@ -57,6 +57,7 @@ class UserOut(BaseModel):
     created_at: UtcDateTime | None = None
     last_login: UtcDateTime | None = None
     must_change_password: bool = False
+    totp_enabled: bool = False
 
 
 class UserList(BaseModel):
@@ -88,6 +89,12 @@ class AdminCreatedUserOut(BaseModel):
 
 class BulkIn(BaseModel):
     user_ids: list[str] = Field(min_length=1, max_length=1000)
+    confirm: bool = False  # needed to act on administrators
+
+
+class AdminResetPasswordIn(BaseModel):
+    send_email: bool = False  # also mail the temporary password to the account's address
+    confirm: bool = False  # needed when the account is an administrator
 
 
 class BulkOut(BaseModel):

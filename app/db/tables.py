@@ -49,6 +49,13 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     sa.Column("updated_at", UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
     sa.Column("last_login", UTCDateTime(), nullable=True),
+    # Raised on sign-out, password change, block and reset: access tokens carry the version they were
+    # issued under and are refused once it changes.
+    sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
+    # Two-factor sign-in (TOTP): the base32 secret once enabled, and the last accepted time step
+    # (a code of that step or an earlier one is refused: no replay).
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
     sa.CheckConstraint("role IN ('admin', 'user')", name="role"),
 )
 
@@ -120,4 +127,39 @@ audit_log = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     sa.Index("ix_audit_log_created_at", "created_at"),
     sa.Index("ix_audit_log_target_user_id", "target_user_id"),
+)
+
+password_history = sa.Table(
+    "password_history",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("user_id", GUID(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("hashed_password", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    sa.Index("ix_password_history_user_created", "user_id", "created_at"),
+)
+
+# Self-service password reset: only the SHA-256 of the mailed token is stored.
+password_reset_tokens = sa.Table(
+    "password_reset_tokens",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("user_id", GUID(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_password_reset_tokens_user_id", "user_id"),
+)
+
+# Single-use 2FA backup codes, stored as SHA-256 hashes (the codes carry 60 random bits).
+backup_codes = sa.Table(
+    "backup_codes",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("user_id", GUID(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    sa.Index("ix_backup_codes_user_id", "user_id"),
 )

@@ -47,6 +47,8 @@ class User(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_login: datetime | None = None
+    token_version: int = 0
+    totp_enabled: bool = False
 
     @property
     def is_admin(self) -> bool:

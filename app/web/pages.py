@@ -23,6 +23,8 @@ _PAGES = {
     "/history": "history",
     "/profile": "profile",
     "/admin": "admin",
+    "/forgot-password": "forgot-password",
+    "/reset-password": "reset-password",
 }
 
 

@@ -10,10 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 
 from app.api.deps import AdminSession, DbDep, Forbidden, client_ip
-from app.api.routes.auth import user_out
+from app.api.routes.auth import notify, user_out
 from app.api.schemas import (
     AdminCreatedUserOut,
     AdminCreateUserIn,
+    AdminResetPasswordIn,
     BulkIn,
     BulkOut,
     ErrorOut,
@@ -23,11 +24,13 @@ from app.api.schemas import (
 )
 from app.errors import AppError
 from app.models.audit import AuditEntry
-from app.models.user import UserCreate, UserRole
+from app.models.user import User, UserCreate, UserRole
 from app.services.storage import remove_files
 
 router = APIRouter(tags=["admin"])
 _ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409)}
+# Acting on another administrator (block, delete, password reset) needs this explicit flag.
+Confirm = Annotated[bool, Query(description="confirm an action on another administrator")]
 
 
 class UserNotFound(AppError):
@@ -83,18 +86,38 @@ async def create_user(
     return AdminCreatedUserOut(user=user_out(user), temporary_password=password)
 
 
-async def _act(db: DbDep, session: AdminSession, request: Request, action: str, user_id: str) -> UserOut:
-    if await db.users.get_user_by_id(user_id) is None:
+class ConfirmAdmin(AppError):
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"{username!r} is an administrator: repeat the request with confirm=true to act on them", 409
+        )
+
+
+async def _target(db: DbDep, user_id: str, confirm: bool, action: str) -> User:
+    """The account to act on; acting on another administrator needs the explicit confirmation flag."""
+    user = await db.users.get_user_by_id(user_id)
+    if user is None:
         raise UserNotFound()
+    if user.is_admin and action not in ("approve", "unblock") and not confirm:
+        raise ConfirmAdmin(user.username)
+    return user
+
+
+async def _act(
+    db: DbDep, session: AdminSession, request: Request, action: str, user_id: str, confirm: bool = False
+) -> UserOut:
     if action != "approve" and user_id == str(session.user.id):
         raise Forbidden("you cannot block or delete your own account")
+    target = await _target(db, user_id, confirm, action)
     if action == "approve":
         user = await db.users.approve_user(user_id, str(session.user.id))
+        notify(db, "account_approved", user.email, username=user.username)
     elif action == "block":
         user = await db.users.block_user(user_id)
     else:
         user = await db.users.unblock_user(user_id)
-    await _audit(db, session, request, f"user.{action}", user_id)
+    details = {"target_role": "admin", "confirmed": True} if target.is_admin and action == "block" else {}
+    await _audit(db, session, request, f"user.{action}", user_id, **details)
     return user_out(user)
 
 
@@ -105,9 +128,12 @@ async def approve(user_id: str, request: Request, db: DbDep, session: AdminSessi
 
 
 @router.put("/api/admin/users/{user_id}/block", response_model=UserOut, responses=_ERRORS)
-async def block(user_id: str, request: Request, db: DbDep, session: AdminSession) -> UserOut:
-    """Block an account: its tokens stop working at once."""
-    return await _act(db, session, request, "block", user_id)
+async def block(
+    user_id: str, request: Request, db: DbDep, session: AdminSession, confirm: Confirm = False
+) -> UserOut:
+    """Block an account: its tokens stop working at once. Blocking an administrator needs confirm=true;
+    the last active administrator can never be blocked."""
+    return await _act(db, session, request, "block", user_id, confirm)
 
 
 @router.put("/api/admin/users/{user_id}/unblock", response_model=UserOut, responses=_ERRORS)
@@ -117,12 +143,14 @@ async def unblock(user_id: str, request: Request, db: DbDep, session: AdminSessi
 
 
 @router.delete("/api/admin/users/{user_id}", response_model=MessageOut, responses=_ERRORS)
-async def delete_user(user_id: str, request: Request, db: DbDep, session: AdminSession) -> MessageOut:
-    """Delete an account with its analyses, progress and files."""
-    if await db.users.get_user_by_id(user_id) is None:
-        raise UserNotFound()
+async def delete_user(
+    user_id: str, request: Request, db: DbDep, session: AdminSession, confirm: Confirm = False
+) -> MessageOut:
+    """Delete an account with its analyses, progress and files. Deleting an administrator needs
+    confirm=true; the last active administrator can never be deleted."""
     if user_id == str(session.user.id):
         raise Forbidden("you cannot block or delete your own account")
+    await _target(db, user_id, confirm, "delete")
     files = await db.tasks.files_of_owner(user_id)
     await db.users.delete_user(user_id)
     remove_files(*(Path(f) for f in files))
@@ -135,7 +163,7 @@ async def _bulk(db: DbDep, session: AdminSession, request: Request, action: str,
     failed: dict[str, str] = {}
     for user_id in dict.fromkeys(body.user_ids):
         try:
-            await _act(db, session, request, action, user_id)
+            await _act(db, session, request, action, user_id, body.confirm)
             done.append(user_id)
         except AppError as exc:
             failed[user_id] = exc.message
@@ -152,6 +180,32 @@ async def bulk_approve(body: BulkIn, request: Request, db: DbDep, session: Admin
 async def bulk_block(body: BulkIn, request: Request, db: DbDep, session: AdminSession) -> BulkOut:
     """Block several accounts; reports which failed and why."""
     return await _bulk(db, session, request, "block", body)
+
+
+@router.post(
+    "/api/admin/users/{user_id}/reset-password", response_model=AdminCreatedUserOut, responses=_ERRORS
+)
+async def reset_password(
+    user_id: str,
+    request: Request,
+    db: DbDep,
+    session: AdminSession,
+    body: AdminResetPasswordIn | None = None,
+) -> AdminCreatedUserOut:
+    """Set a temporary password (shown once, optionally emailed) that must be changed at the next
+    sign-in; every session of the account is signed out. An administrator target needs confirm=true."""
+    options = body or AdminResetPasswordIn()
+    if user_id == str(session.user.id):
+        raise Forbidden("change your own password on your profile page")
+    target = await _target(db, user_id, options.confirm, "reset-password")
+    password = temporary_password()
+    await db.users.set_password(target.id, password, username=target.username, temporary=True)
+    emailed = options.send_email and notify(
+        db, "temporary_password", target.email, username=target.username, password=password
+    )
+    await _audit(db, session, request, "user.reset_password", user_id, emailed=bool(emailed))
+    user = await db.users.get_user_by_id(user_id)
+    return AdminCreatedUserOut(user=user_out(user), temporary_password=password)
 
 
 @router.get("/api/admin/audit", response_model=list[AuditEntry], responses=_ERRORS)

@@ -177,10 +177,17 @@ const Pages = {
       const form = new URLSearchParams();
       form.set("username", document.getElementById("username").value);
       form.set("password", document.getElementById("password").value);
+      const code = document.getElementById("totp_code");
+      if (code && code.value.trim()) form.set("totp_code", code.value.trim());
       try {
         const r = await fetch("/api/session", { method: "POST", body: form, credentials: "same-origin",
           headers: { Accept: "application/json" } });
         const data = await r.json().catch(() => null);
+        if (r.status === 401 && r.headers.get("X-MFA-Required") === "true" && code) {
+          document.getElementById("totp-field").hidden = false;
+          code.value = "";
+          code.focus();
+        }
         if (!r.ok) throw new Error((data && data.detail) || `Sign-in failed (${r.status})`);
         location.assign(data && data.must_change_password ? "/profile" : "/");
       } catch (e) { UI.flash(e.message); }
@@ -391,12 +398,23 @@ const Pages = {
         tr.appendChild(UI.el("td", UI.fmtDate(u.created_at)));
         const actions = document.createElement("td");
         const id = encodeURIComponent(u.id);
+        // Acting on another administrator needs an explicit confirmation (the API wants confirm=true).
+        const sure = u.role === "admin" ? "?confirm=true" : "";
         if (statusOf(u) === "pending") actions.appendChild(UI.button("Approve", () => act(() => UI.api("PUT", `/api/admin/users/${id}/approve`))));
         if (u.id !== me.id) {
-          if (u.is_active) actions.appendChild(UI.button("Block", () => act(() => UI.api("PUT", `/api/admin/users/${id}/block`))));
+          if (u.is_active) actions.appendChild(UI.button("Block", () => (!sure || confirm(`${u.username} is an administrator. Block them?`)) && act(() => UI.api("PUT", `/api/admin/users/${id}/block${sure}`))));
           else actions.appendChild(UI.button("Unblock", () => act(() => UI.api("PUT", `/api/admin/users/${id}/unblock`))));
+          actions.appendChild(UI.button("Reset password", async () => {
+            if (!confirm(`Give ${u.username} a temporary password? All their sessions end.`)) return;
+            try {
+              const r = await UI.api("POST", `/api/admin/users/${id}/reset-password`, { confirm: Boolean(sure), send_email: true });
+              const box = document.getElementById("temp-password");
+              box.textContent = `Temporary password for ${u.username}: ${r.temporary_password} (shown once; it must be changed at the next sign-in)`;
+              box.hidden = false;
+            } catch (e) { UI.flash(e.message); }
+          }, "secondary"));
           actions.appendChild(UI.button("Delete", () => {
-            if (confirm(`Delete ${u.username} and all their analyses?`)) act(() => UI.api("DELETE", `/api/admin/users/${id}`));
+            if (confirm(`Delete ${u.username} and all their analyses?`)) act(() => UI.api("DELETE", `/api/admin/users/${id}${sure}`));
           }, "secondary danger"));
         }
         tr.appendChild(actions);

@@ -39,3 +39,16 @@ def test_csrf_token_is_bound_to_its_session() -> None:
     assert not verify_csrf_token(None, "session-a", SECRET)
     assert not verify_csrf_token("garbage", "session-a", SECRET)
     assert create_csrf_token("session-a", SECRET) != token  # a fresh nonce each time
+
+
+def test_access_tokens_carry_the_token_version() -> None:
+    token, claims = create_access_token("user-1", SECRET, 30, version=7)
+    assert claims.version == 7 and decode_access_token(token, SECRET).version == 7
+    kept, kept_claims = create_access_token("user-1", SECRET, 30, version=8, session_id=claims.session_id)
+    assert kept_claims.session_id == claims.session_id  # a re-issued cookie keeps its CSRF binding
+    base = {"sub": "user-1", "jti": "x", "exp": 9999999999, "typ": "access"}
+    assert decode_access_token(jwt.encode(base, SECRET, algorithm=ALGORITHM), SECRET) is None  # no version
+    for bad in (True, "1", 1.5):
+        assert (
+            decode_access_token(jwt.encode(base | {"ver": bad}, SECRET, algorithm=ALGORITHM), SECRET) is None
+        )

@@ -143,7 +143,7 @@ def test_audit_log_records_admin_actions(server: LiveServer, admin: httpx.Client
     user = register_and_approve(server, admin, "frank")
     uid = user.get("/api/users/me").json()["id"]
     assert admin.put(f"/api/admin/users/{uid}/block").status_code == 200
-    assert user.get("/api/history").status_code == 403  # a blocked account's token stops working
+    assert user.get("/api/history").status_code == 401  # a blocked account's token is revoked
     assert admin.put(f"/api/admin/users/{uid}/unblock").status_code == 200
     actions = [(e["action"], e["target_user_id"]) for e in admin.get("/api/admin/audit").json()]
     assert actions[:3] == [("user.unblock", uid), ("user.block", uid), ("user.approve", uid)]
@@ -161,6 +161,8 @@ def test_temporary_password_must_be_changed(server: LiveServer, admin: httpx.Cli
     assert c.get("/api/users/me").json()["must_change_password"] is True
     new = "gina-chose-a-long-password"
     assert c.put("/api/users/me", json={"current_password": temp, "new_password": new}).status_code == 200
+    assert c.get("/api/history").status_code == 401  # the change revoked the token: sign in again
+    login(c, "gina", new)
     assert c.get("/api/history").status_code == 200
 
 

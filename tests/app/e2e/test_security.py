@@ -113,3 +113,16 @@ def test_health_docs_and_api_paths(server: LiveServer) -> None:
         ("/api/admin/users/bulk/block", "post"), ("/api/health", "get"),
     ]:  # fmt: skip
         assert method in paths.get(path, {}), (method, path)
+
+
+def test_without_mail_password_reset_says_so_and_the_admin_path_works(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    r = httpx.post(f"{server.url}/api/auth/forgot-password", json={"email": "admin@example.org"})
+    assert r.status_code == 404 and "ask an administrator" in r.json()["detail"]
+    body = {"username": "olga", "email": "olga@example.org", "password": "olga orbit walrus 1987"}
+    uid = httpx.post(f"{server.url}/api/register", json=body).json()["id"]
+    reset = admin.post(f"/api/admin/users/{uid}/reset-password", json={"send_email": True})
+    assert reset.status_code == 200 and reset.json()["user"]["must_change_password"] is True
+    assert len(reset.json()["temporary_password"]) >= 20
+    assert admin.get("/api/admin/audit", params={"user_id": uid}).json()[0]["details"] == {"emailed": False}
