@@ -20,7 +20,7 @@ class AccountLimiter(LoginLimiter):
 
     forget_after_s: float = MAX_DELAY_S
 
-    def _delay(self, failures: int) -> float:
+    def _delay(self, key: str, failures: int) -> float:  # every key: the same free attempts and waits
         if failures < self.free_failures:
             return 0.0
         return min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (failures - self.free_failures))
