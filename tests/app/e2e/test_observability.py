@@ -180,13 +180,14 @@ def test_json_logs_carry_context_and_never_secrets(observed: LiveServer) -> None
         assert session.status_code == 200
         cookie, csrf = browser.cookies.get(COOKIE_NAME) or "", session.json()["csrf_token"]
         assert browser.get("/api/history", headers={"X-CSRF-Token": csrf}).status_code == 200
+        renewed = login(bob, "bob", new_password)["access_token"]  # the password change revoked `token`
         accepted = upload(bob, SAMPLE)
         task_id = accepted.json()["task_id"]
         wait_status(bob, task_id, {"completed", "failed"})
     time.sleep(0.5)
     server_log = observed.log_path.read_text(errors="replace") if observed.log_path else ""
     worker_log = observed.worker_log_path.read_text(errors="replace")  # type: ignore[attr-defined]
-    for secret in (password, new_password, token, csrf, cookie, ADMIN_PASSWORD, METRICS_TOKEN):
+    for secret in (password, new_password, token, renewed, csrf, cookie, ADMIN_PASSWORD, METRICS_TOKEN):
         assert secret and secret not in server_log and secret not in worker_log
 
     lines = _json_lines(observed.log_path)  # type: ignore[arg-type]
