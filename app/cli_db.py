@@ -93,3 +93,54 @@ def create_admin(
     except (AppError, OSError) as exc:
         _fail(exc)
     typer.echo(f"administrator {username!r} created (id {user_id})")
+
+
+@users_app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Option(help="Login name of the account.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the temporary password from stdin instead of generating one."
+        ),
+    ] = False,
+    disable_2fa: Annotated[
+        bool, typer.Option("--disable-2fa", help="Also turn off two-factor sign-in (a lost device).")
+    ] = False,
+) -> None:
+    """Give an account a temporary password to change at its next sign-in (signs out every session).
+
+    The recovery path for an operator with shell access, e.g. when no administrator can sign in.
+    """
+    import secrets
+
+    from app.errors import AppError, NotFound
+    from app.services.account_security import AccountSecurity
+    from app.services.audit import AuditLog
+    from app.services.user_database import get_user_db_service
+
+    async def run(password: str) -> None:
+        service = get_user_db_service()
+        try:
+            await service.init_db()
+            user = await service.get_user_by_username(username)
+            if user is None:
+                raise NotFound(f"no account named {username!r}")
+            await service.set_password(user.id, password, username=user.username, temporary=True)
+            if disable_2fa:
+                await AccountSecurity(service.pool.engine).disable_totp(user.id)
+            details = {"via": "cli", "disabled_2fa": disable_2fa}
+            await AuditLog(service.pool.engine).record(
+                None, "user.reset_password", target_user_id=str(user.id), details=details
+            )
+        finally:
+            await service.close()
+
+    import asyncio
+
+    try:
+        password = _read_password(True) if password_stdin else secrets.token_urlsafe(15)
+        asyncio.run(run(password))
+    except (AppError, OSError) as exc:
+        _fail(exc)
+    typer.echo(f"{username!r} must change this temporary password at the next sign-in: {password}")

@@ -103,3 +103,46 @@ def test_create_admin_prompts_twice_on_a_terminal(fresh_database_url: str, tmp_p
     assert os.waitstatus_to_exitcode(status) == 0, seen
     assert b"tty-admin-password" not in seen  # not echoed
     assert b"administrator 'ttyadmin' created" in seen
+
+
+async def test_reset_password_from_the_shell(fresh_database_url: str, tmp_path: Path) -> None:
+    """The operator's recovery path: a temporary password (to change at sign-in) and 2FA turned off."""
+    import pyotp
+
+    from app.services.account_security import AccountSecurity
+    from app.services.user_database import get_user_db_service
+
+    assert (
+        create_admin(
+            fresh_database_url, tmp_path, "root", "root@example.org", "a-strong-admin-pass"
+        ).returncode
+        == 0
+    )
+    service = get_user_db_service(DatabasePool(fresh_database_url))
+    try:
+        user = await service.get_user_by_username("root")
+        assert user is not None
+        secret = pyotp.random_base32()
+        await AccountSecurity(service.pool.engine).enable_totp(user.id, secret, 1, ["backupcode01"])
+        before = await service.pool.fetch_one("SELECT token_version FROM users")
+
+        done = cli(
+            fresh_database_url, tmp_path, "users", "reset-password", "--username", "root", "--disable-2fa"
+        )
+        assert done.returncode == 0, done.stderr
+        temporary = done.stdout.strip().rsplit(" ", 1)[-1]
+        assert await service.authenticate("root", temporary) is not None
+        assert await service.authenticate("root", "a-strong-admin-pass") is None
+        row = await service.pool.fetch_one(
+            "SELECT must_change_password, totp_secret, token_version FROM users"
+        )
+        assert row is not None and before is not None
+        assert bool(row["must_change_password"]) and row["totp_secret"] is None
+        assert row["token_version"] > before["token_version"]  # every old token is refused
+        audit = await service.pool.fetch_all("SELECT action FROM audit_log")
+        assert [r["action"] for r in audit] == ["user.reset_password"]
+
+        unknown = cli(fresh_database_url, tmp_path, "users", "reset-password", "--username", "nobody")
+        assert unknown.returncode == 2 and "no account named 'nobody'" in unknown.stderr
+    finally:
+        await service.close()
