@@ -149,7 +149,7 @@ def speed(a: argparse.Namespace) -> None:
     warm(a.workdir)
     startup(a)
     wall, cpu, rss = engine(cap, a.workdir / "bench.json", a.repeat)
-    ref = ttime = None
+    ref = ttime = tcpu = None
     if shutil.which("tcptrace"):
         ttime, tcpu, trss, _ = best(["tcptrace", "-n", "-l", "-r", str(cap)], a.repeat)
         line("tcptrace -n -l -r", packets, size, ttime, tcpu, trss)
@@ -169,8 +169,11 @@ def speed(a: argparse.Namespace) -> None:
     if ref:
         rate = packets / wall / 1e6
         print(f"engine vs tshark: {ref / wall:.1f}x faster (target >= 20x); {rate:.2f} Mpkt/s (target >= 1)")
-    if ttime:
-        print(f"engine vs tcptrace: {wall / ttime:.2f}x tcptrace's wall time (target <= 0.6x)")
+    if ttime and tcpu:
+        print(
+            f"engine vs tcptrace: {wall / ttime:.2f}x tcptrace's wall time (target <= 0.6x), "
+            f"{cpu / tcpu:.2f}x its CPU time"
+        )
 
 
 def startup(a: argparse.Namespace) -> float:
