@@ -1,7 +1,8 @@
-"""Time `pcap-analyzer analyze --json` against tshark (and dpkt/scapy loops) on the same big capture.
+"""Time `pcap-analyzer analyze --json` against tcptrace, tshark (and dpkt/scapy loops) on the same capture.
 
 Usage: python benchmarks/bench_engine.py [--packets N | --capture F.pcap] [--repeat K] [--skip-tshark]
-                                         [--module]
+                                         [--startup-runs N] [--module]
+       python benchmarks/bench_engine.py --startup [--startup-runs N]
        python benchmarks/bench_engine.py --memory [--scale-mb MB]
 
 Every measurement is a whole process (imports included); the engine's modules are byte-compiled and it
@@ -10,7 +11,11 @@ ahead of time by `python -m pcap_analyzer.aot`) is warm, as in an installed copy
 editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile ~60 modules per run), then K
 times (the fastest is shown). Peak RSS comes from the child's own rusage (os.wait4), so runs never mix.
 dpkt and scapy (when installed) loop over the first packets only, and their rates are scaled to the
-whole capture for the tshark ratio. --module runs `python -m pcap_analyzer` instead of the console script.
+whole capture for the tshark ratio. tcptrace (`tcptrace -n -l -r F`: per-connection TCP analysis with
+RTT and retransmissions, the C tool a network engineer would reach for) runs on the same file in the same
+run, best of K too. The start-up figure is the median of --startup-runs whole-process runs on the
+bundled samples/demo.pcap (a tiny capture: its time is almost all fixed cost); --startup prints only it.
+--module runs `python -m pcap_analyzer` instead of the console script.
 --memory analyses a capture of ~MB and one 4x bigger (generated, then deleted) and prints the peak
 RSS of both and its growth.
 """
@@ -32,7 +37,7 @@ from make_capture import replicate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(os.environ.get("PCAP_CORPUS_DIR", ROOT / "tests" / "data")) / "netns_mixed_s128.pcap"
-SMALL = TEMPLATE.with_name("dns_hostile_names.pcap")
+SMALL = ROOT / "samples" / "demo.pcap"
 ENGINE = [str(Path(sys.executable).with_name("pcap-analyzer"))]
 if not Path(ENGINE[0]).exists():
     ENGINE = [sys.executable, "-m", "pcap_analyzer"]
@@ -86,9 +91,18 @@ def best(cmd: list[str], repeat: int) -> tuple[float, float, float, str]:
 
 
 def line(
-    name: str, packets: int, size: int, wall: float, cpu: float, rss: float, ref: float | None = None
+    name: str,
+    packets: int,
+    size: int,
+    wall: float,
+    cpu: float,
+    rss: float,
+    ref: float | None = None,
+    tcptrace: float | None = None,
 ) -> None:
     ratio = f" {ref / wall:6.1f}x vs tshark" if ref else ""
+    if tcptrace:
+        ratio += f" {wall / tcptrace:5.2f}x tcptrace's time"
     print(
         f"{name:<30} {packets:>11,} pkts {size / 1e6:8.1f} MB {wall:7.2f} s wall {cpu:7.2f} s CPU "
         f"{packets / wall / 1e6:6.2f} Mpkt/s {size / wall / 1e6:7.1f} MB/s {rss:6.0f} MB peak RSS{ratio}"
@@ -133,14 +147,18 @@ def speed(a: argparse.Namespace) -> None:
     kernels = "compiled ahead of time" if mode == "aot" else "Numba JIT, cache warm"
     print(f"times: best of {a.repeat} runs, whole processes (imports, kernels {kernels}, JSON written)")
     warm(a.workdir)
-    wall, cpu, rss = engine(SMALL, a.workdir / "tiny.json", a.repeat)
-    print(f"startup (tiny capture, fixed cost): {wall:.2f} s wall, {cpu:.2f} s CPU, {rss:.0f} MB peak RSS")
+    startup(a)
     wall, cpu, rss = engine(cap, a.workdir / "bench.json", a.repeat)
-    ref = None
+    ref = ttime = tcpu = None
+    if shutil.which("tcptrace"):
+        ttime, tcpu, trss, _ = best(["tcptrace", "-n", "-l", "-r", str(cap)], a.repeat)
+        line("tcptrace -n -l -r", packets, size, ttime, tcpu, trss)
+    else:
+        print("tcptrace: skipped (not installed; Debian package tcptrace)")
     if not a.skip_tshark and shutil.which("tshark"):
         ref, tcpu, trss, _ = run(["tshark", "-r", str(cap), "-2", "-q", "-z", "io,stat,0"])
         line("tshark -2 -z io,stat,0", packets, size, ref, tcpu, trss)
-    line("pcap-analyzer analyze --json", packets, size, wall, cpu, rss, ref)
+    line("pcap-analyzer analyze --json", packets, size, wall, cpu, rss, ref, ttime)
     for name, code, limit in (("dpkt loop", DPKT_LOOP, 300_000), ("scapy loop", SCAPY_LOOP, 20_000)):
         if importlib.util.find_spec(name.split()[0]) is None:
             print(f"{name}: skipped ({name.split()[0]} is not installed)")
@@ -151,6 +169,28 @@ def speed(a: argparse.Namespace) -> None:
     if ref:
         rate = packets / wall / 1e6
         print(f"engine vs tshark: {ref / wall:.1f}x faster (target >= 20x); {rate:.2f} Mpkt/s (target >= 1)")
+    if ttime and tcpu:
+        print(
+            f"engine vs tcptrace: {wall / ttime:.2f}x tcptrace's wall time (target <= 0.6x), "
+            f"{cpu / tcpu:.2f}x its CPU time"
+        )
+
+
+def startup(a: argparse.Namespace) -> float:
+    """Median wall time of --startup-runs whole-process analyses of the tiny bundled sample."""
+    runs = sorted(
+        (
+            run([*ENGINE, "analyze", str(SMALL), "--json", str(a.workdir / "tiny.json"), "--quiet"])
+            for _ in range(max(1, a.startup_runs))
+        ),
+        key=lambda r: r[0],
+    )
+    wall, cpu, rss, _ = runs[len(runs) // 2]
+    print(
+        f"start-up ({SMALL.name}, {SMALL.stat().st_size / 1e3:,.0f} kB, median of {len(runs)} runs): "
+        f"{wall:.3f} s wall, {cpu:.3f} s CPU, {rss:.0f} MB peak RSS (target <= 0.12 s wall)"
+    )
+    return wall
 
 
 def memory(a: argparse.Namespace) -> None:
@@ -181,6 +221,8 @@ def main() -> None:
     ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
     ap.add_argument("--packets", type=int, default=1_000_000, help="packets of the generated capture")
     ap.add_argument("--repeat", type=int, default=3, help="engine runs per measurement (best is kept)")
+    ap.add_argument("--startup-runs", type=int, default=9, help="runs of the start-up median")
+    ap.add_argument("--startup", action="store_true", help="measure only the start-up figure")
     ap.add_argument("--memory", action="store_true", help="run the peak-RSS growth check instead")
     ap.add_argument("--scale-mb", type=int, default=500, help="base size of the --memory run (x1, x4)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/pcap-bench"))
@@ -195,6 +237,9 @@ def main() -> None:
     a.workdir.mkdir(parents=True, exist_ok=True)
     if a.memory:
         memory(a)
+    elif a.startup:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "pcap_analyzer")], check=True)
+        startup(a)
     else:
         speed(a)
 

@@ -14,6 +14,7 @@ it, so the kernel never writes that array). `numba.pycc` then compiles, for ever
 thin wrapper that calls the kernel (same machine code as the JIT, for the CPU model above) and releases the
 GIL like `nogil=True`. The manifest `_kernels.json` records the sources' fingerprint and each compiled
 signature; `pcap_analyzer.jit` uses the module only while the fingerprint matches. Needs a C compiler.
+`numba.pycc` is used only through `pcap_analyzer.aot_pycc`. Building a wheel (setup.py) runs this too.
 """
 
 from __future__ import annotations
@@ -91,18 +92,19 @@ def _rtp_pcap(dst: Path, packets: int = 60) -> None:
     dst.write_bytes(bytes(out))
 
 
-def _exercise(workdir: Path) -> None:
-    """Run the engine (JIT) so every kernel is compiled for the argument types it really gets."""
+def _exercise(workdir: Path, sample: Path) -> None:
+    """Run the engine (JIT) over `sample` (and variants) so every kernel is compiled for the argument types
+    it really gets."""
     from pcap_analyzer.api import analyze
     from pcap_analyzer.flows import tracker
 
     pcapng, rtp = workdir / "sample.pcapng", workdir / "rtp.pcap"
-    _pcapng_from_pcap(SAMPLE, pcapng)
+    _pcapng_from_pcap(sample, pcapng)
     _rtp_pcap(rtp)
     initial = tracker._INITIAL
     tracker._INITIAL = 2  # tiny flow tables: the growth kernels run on the sample too
     try:
-        for capture in (SAMPLE, pcapng, rtp):
+        for capture in (sample, pcapng, rtp):
             analyze(capture)
     finally:
         tracker._INITIAL = initial
@@ -169,22 +171,14 @@ def _signatures() -> dict[str, tuple[Any, list[Any]]]:
     return found
 
 
-def _release_gil_in_wrappers() -> None:
-    """Make pycc's Python wrappers release the GIL around the call, as `nogil=True` does for the JIT."""
-    from numba.pycc import compiler as pycc_compiler
+def build(quiet: bool = False, sample: Path | None = None) -> Path:
+    """Compile the kernels into `pcap_analyzer/_kernels.*.so`, write the manifest; returns the module.
 
-    compile_extra = pycc_compiler.compile_extra
+    `sample`: the capture the engine runs on to find the signatures (default: samples/demo.pcap of a
+    source tree).
+    """
+    from pcap_analyzer.aot_pycc import compile_module
 
-    def compile_releasing_gil(*args: Any, **kwargs: Any) -> Any:
-        flags = args[5] if len(args) > 5 else kwargs["flags"]
-        flags.release_gil = True
-        return compile_extra(*args, **kwargs)
-
-    pycc_compiler.compile_extra = compile_releasing_gil
-
-
-def build(quiet: bool = False) -> Path:
-    """Compile the kernels into `pcap_analyzer/_kernels.*.so`, write the manifest; returns the module."""
     started = time.perf_counter()
     fingerprint = source_fingerprint()
     with tempfile.TemporaryDirectory(prefix="pcap-analyzer-aot-") as tmp:
@@ -193,37 +187,24 @@ def build(quiet: bool = False) -> Path:
         os.environ["NUMBA_CACHE_DIR"] = str(workdir / "numba-cache")
         if jit.MODE != "jit" or "numba" in sys.modules:
             raise RuntimeError("build() needs a process where the engine was not imported yet, in JIT mode")
-        import warnings
-
-        from numba.core.errors import NumbaPendingDeprecationWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
-            from numba.pycc import CC
-
-        _exercise(workdir)
+        _exercise(workdir, sample or SAMPLE)
         kernels = _signatures()
-        _release_gil_in_wrappers()
-        cc = CC(AOT_MODULE.rsplit(".", 1)[1], source_module=__name__)
-        cc.output_dir = str(workdir)
-        cc.target_cpu = os.environ.get("PCAP_ANALYZER_AOT_CPU", "").strip() or "host"
-        manifest: dict[str, Any] = {"fingerprint": fingerprint, "target_cpu": cc.target_cpu, "kernels": {}}
-        n = 0
+        target_cpu = os.environ.get("PCAP_ANALYZER_AOT_CPU", "").strip() or "host"
+        manifest: dict[str, Any] = {"fingerprint": fingerprint, "target_cpu": target_cpu, "kernels": {}}
+        exports: list[tuple[str, Any, Any]] = []
         for key, (dispatcher, sigs) in sorted(kernels.items()):
-            exports = []
+            names = []
             for sig in sigs:
-                n += 1
-                export = f"k{n}_{dispatcher.py_func.__name__.lstrip('_')}"
+                export = f"k{len(exports) + 1}_{dispatcher.py_func.__name__.lstrip('_')}"
                 params = ", ".join(f"a{i}" for i in range(len(sig.args)))
                 namespace: dict[str, Any] = {"kernel": dispatcher}
                 exec(f"def {export}({params}):\n    return kernel({params})\n", namespace)  # noqa: S102
-                cc.export(export, sig)(namespace[export])
-                exports.append([export, [_spec(a) for a in sig.args]])
-            manifest["kernels"][key] = exports
-        cc.compile()
-        built = workdir / cc.output_file
-        manifest["module_file"] = cc.output_file
-        target = PACKAGE_DIR / cc.output_file
+                exports.append((export, namespace[export], sig))
+                names.append([export, [_spec(a) for a in sig.args]])
+            manifest["kernels"][key] = names
+        built = compile_module(AOT_MODULE.rsplit(".", 1)[1], exports, workdir, target_cpu, __name__)
+        manifest["module_file"] = built.name
+        target = PACKAGE_DIR / built.name
         staged = target.with_name(target.name + ".tmp")
         shutil.copyfile(built, staged)
         os.replace(staged, target)  # a running process keeps its mapping of the old file
@@ -232,7 +213,7 @@ def build(quiet: bool = False) -> Path:
         os.replace(staged_manifest, MANIFEST)
     if not quiet:
         sys.stdout.write(
-            f"compiled {n} kernel signatures ({len(kernels)} kernels) into {target} "
+            f"compiled {len(exports)} kernel signatures ({len(kernels)} kernels) into {target} "
             f"in {time.perf_counter() - started:.1f} s\n"
         )
     return target
@@ -242,14 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pcap_analyzer.aot", description=__doc__.split("\n")[0])
     parser.add_argument("--if-stale", action="store_true", help="do nothing when the module is up to date")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--sample", type=Path, help=f"capture to run the engine on (default: {SAMPLE})")
     a = parser.parse_args(argv)
     if a.if_stale and is_fresh():
         return 0
     if jit.MODE != "jit":  # this process loaded the old module: build in one that runs the JIT
         env = {**os.environ, "PCAP_ANALYZER_JIT": "1"}
         cmd = [sys.executable, "-m", "pcap_analyzer.aot", *(["--quiet"] if a.quiet else [])]
+        cmd += ["--sample", str(a.sample)] if a.sample else []
         return subprocess.call(cmd, env=env)
-    build(quiet=a.quiet)
+    build(quiet=a.quiet, sample=a.sample)
     return 0
 
 

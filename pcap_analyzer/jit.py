@@ -40,8 +40,12 @@ AOT_MODULE = "pcap_analyzer._kernels"
 
 
 def source_fingerprint() -> str:
-    """Hash of every engine source file and of the Python and NumPy the kernels were compiled for."""
-    h = hashlib.sha256(f"{sys.version}|{sys.platform}|{np.__version__}".encode())
+    """Hash of every engine source file and of the Python ABI and NumPy the kernels were compiled for.
+
+    The Python part is the ABI tag (e.g. cpython-311), not the full version: an extension module built by
+    one CPython 3.11.x loads in any other (a wheel built on one machine, installed with another 3.11).
+    """
+    h = hashlib.sha256(f"{sys.implementation.cache_tag}|{sys.platform}|{np.__version__}".encode())
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()

@@ -6,12 +6,14 @@ Dependencies come from the package indexes pip is configured with (and its cache
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -45,7 +47,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(src)],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=900,  # the build compiles the engine's kernels (setup.py)
     )
     (built,) = out.glob("pcap_analyzer-*.whl")
     return built
@@ -173,3 +175,95 @@ def test_db_upgrade_on_postgresql_then_serve(installed: Path, postgres_url: str,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _count_records(capture: Path) -> int:
+    """Records of a classic little-endian pcap, counted from the record headers."""
+    data = capture.read_bytes()
+    pos, n = 24, 0
+    while pos + 16 <= len(data):
+        pos += 16 + int.from_bytes(data[pos + 8 : pos + 12], "little")
+        n += 1
+    return n
+
+
+def test_wheel_carries_compiled_kernels(wheel: Path) -> None:
+    """A platform wheel with the ahead-of-time kernels and their manifest inside."""
+    assert "-linux_" in wheel.name and not wheel.name.endswith("-none-any.whl"), wheel.name
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("pcap_analyzer/_kernels.") and n.endswith(".so") for n in names), names
+    assert "pcap_analyzer/_kernels.json" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith("samples/")]
+
+
+def _python_for(as_user: list[str]) -> str:
+    """A Python of this version (the wheel's ABI) that the user of `as_user` may run: this one, or the
+    system's when this one lives where only root can read (e.g. under /root/.pyenv)."""
+    want = f"{sys.version_info.major}.{sys.version_info.minor}"
+    probe = "import sys; print('%d.%d' % sys.version_info[:2], sys.base_prefix)"
+    for candidate in (os.path.realpath(getattr(sys, "_base_executable", sys.executable)), "/usr/bin/python3"):
+        done = subprocess.run([*as_user, candidate, "-c", probe], capture_output=True, text=True, timeout=60)
+        if done.returncode == 0 and done.stdout.split() == [
+            want,
+            os.path.dirname(os.path.dirname(candidate)),
+        ]:
+            return candidate
+    pytest.fail(f"no Python {want} that an unprivileged user can run (tried this one and /usr/bin/python3)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="installs as root and runs as another user")
+def test_root_install_runs_for_another_user_without_compiling(wheel: Path) -> None:
+    """Installed by root into a venv the user cannot write (as a system install or a read-only image
+    layer), `analyze` run by an unprivileged user loads the compiled kernels: Numba is never imported, so
+    nothing is compiled, and no RuntimeWarning (the engine's switch to the JIT) is raised."""
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    python = _python_for(as_nobody)
+    base = Path(tempfile.mkdtemp(prefix="pcap-wheel-ro-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        venv, out = base / "venv", base / "out"
+        subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
+        done = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        subprocess.run(["chmod", "-R", "a-w", str(venv)], check=True)
+        out.mkdir(mode=0o777)
+        out.chmod(0o777)
+        capture = out / "demo.pcap"
+        shutil.copyfile(ROOT / "samples" / "demo.pcap", capture)
+        capture.chmod(0o644)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PCAP_", "PYTHON", "NUMBA_"))}
+        env.update(HOME=str(out), PYTHONWARNINGS="error::RuntimeWarning")
+        report = out / "r.json"
+        run = subprocess.run(
+            [*as_nobody, str(venv / "bin" / "pcap-analyzer"), "analyze", str(capture), "--json", str(report)],
+            cwd=out,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "Warning" not in run.stderr, run.stderr
+        assert json.loads(report.read_text())["capture"]["packets"] == _count_records(capture)
+        probe = (
+            "import sys; from pcap_analyzer import analyze, jit; r = analyze(sys.argv[1]); "
+            "print(jit.MODE, 'numba' in sys.modules, r.capture.packets)"
+        )
+        run = subprocess.run(
+            [*as_nobody, str(venv / "bin" / "python"), "-c", probe, str(capture)],
+            cwd=out,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == ["aot", "False", str(_count_records(capture))], run.stdout + run.stderr
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
+        shutil.rmtree(base, ignore_errors=True)
