@@ -137,6 +137,10 @@ class Service:
             WORKER_CONCURRENCY="1",
             MAX_PENDING_TASKS_PER_USER="50",
             LOGIN_RATE_LIMIT_ATTEMPTS="1000",
+            # The steady load of 200 clients keeps ~20 queries in flight per process: keep them all
+            # open (an overflow connection is opened and closed per request, several ms each).
+            DB_POOL_MIN_SIZE="20",
+            DB_POOL_MAX_SIZE="30",
         )
         self.log = open(data_dir.parent / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(self.port)]

@@ -24,6 +24,8 @@ from app.worker.loop import Worker
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths a user with a temporary password may still use (to see who they are and change it).
 _TEMPORARY_PASSWORD_PATHS = frozenset({"/api/users/me", "/api/session", "/api/csrf/token"})
+# Read-only routes that clients poll: their authentication may use the short account cache.
+_POLLING_PATHS = ("/api/status/", "/api/history", "/api/progress/")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
@@ -53,7 +55,8 @@ class Services:
     worker: Worker | None = None  # the embedded worker, when enabled
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off per request.
     services: Services = request.app.state.services
     return services
 
@@ -89,7 +92,10 @@ async def get_session(
     claims = decode_access_token(token, secret) if token else None
     if claims is None:
         raise NotAuthenticated("not authenticated" if token is None else "invalid or expired token")
-    user = await db.users.get_user_by_id(claims.user_id)
+    # Polls of your own analyses may use an account row read up to AUTH_CACHE_SECONDS ago; everything
+    # else (account, admin, uploads, any change) reads it afresh.
+    polling = request.method in SAFE_METHODS and request.scope["path"].startswith(_POLLING_PATHS)
+    user = await db.users.get_session_user(claims.user_id, cached=polling)
     if user is None:
         raise NotAuthenticated("invalid or expired token")
     if not user.is_active:
