@@ -69,6 +69,7 @@ def serve(
         forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
         h11_max_incomplete_event_size=settings.MAX_REQUEST_HEADERS_KB * 1024,
         timeout_keep_alive=30,
+        access_log=False,  # app.logging.RequestContext logs each request, with its request id and user
     )
 
 

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     # Web service
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, gt=0)
+    # Each web process reuses an account row read for authentication this long (0: read every request);
+    # a change made through another process (sign-out, block) applies there within this time.
+    AUTH_CACHE_SECONDS: float = Field(default=1.0, ge=0, le=10)
     MAX_UPLOAD_MB: int = Field(default=1024, gt=0)
     MAX_DECOMPRESSED_MB: int = Field(default=4096, gt=0)
     # A gzip/zstd upload may expand at most this many times (real captures: 2-20x; bombs: 1000x+).

@@ -68,7 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = Services(
         pool=pool,
         settings=settings,
-        users=get_user_db_service(pool),
+        users=get_user_db_service(pool, settings.AUTH_CACHE_SECONDS),
         tasks=TaskDatabase(engine),
         progress=ProgressStore(engine),
         audit=AuditLog(engine),

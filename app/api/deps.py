@@ -29,6 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TEMPORARY_PASSWORD_PATHS = frozenset({"/api/users/me", "/api/session", "/api/csrf/token"})
 # Paths an administrator without 2FA may still use when REQUIRE_ADMIN_2FA is on (to turn it on).
 _ADMIN_2FA_SETUP_PATHS = _TEMPORARY_PASSWORD_PATHS | {"/api/users/me/2fa/setup", "/api/users/me/2fa/enable"}
+# Read-only routes that clients poll: their authentication may use the short account cache.
+_POLLING_PATHS = ("/api/status/", "/api/history", "/api/progress/")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 
@@ -62,7 +64,8 @@ class Services:
     account_limiter: LoginLimiter = field(default_factory=AccountLimiter)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off per request.
     services: Services = request.app.state.services
     return services
 
@@ -98,7 +101,10 @@ async def get_session(
     claims = decode_access_token(token, secret) if token else None
     if claims is None:
         raise NotAuthenticated("not authenticated" if token is None else "invalid or expired token")
-    user = await db.users.get_user_by_id(claims.user_id)
+    # Polls of your own analyses may use an account row read up to AUTH_CACHE_SECONDS ago; everything
+    # else (account, admin, uploads, any change) reads it afresh.
+    polling = request.method in SAFE_METHODS and request.scope["path"].startswith(_POLLING_PATHS)
+    user = await db.users.get_session_user(claims.user_id, cached=polling)
     if user is None or user.token_version != claims.version:  # revoked: signed out, password changed...
         raise NotAuthenticated("invalid or expired token")
     if not user.is_active:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from app.config import hide_password, normalize_database_url, sqlite_file
 from app.errors import DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PING_AFTER_IDLE_S = 1.0  # pooled PostgreSQL connections idle this long are pinged before use
 
 
 def create_engine_for(
@@ -42,15 +44,17 @@ def create_engine_for(
             kwargs["poolclass"] = NullPool
         else:
             # pool_size connections stay open (the steady load), max_overflow more open under bursts and
-            # close when returned; pre-ping replaces connections a database restart killed.
+            # close when returned; a ping after idling replaces connections a database restart killed.
             kwargs.update(
                 pool_size=max(pool_size, 1),
                 max_overflow=max(max_overflow, 0),
-                pool_pre_ping=True,
                 pool_recycle=pool_recycle,
                 pool_timeout=pool_timeout,
             )
-        return create_async_engine(async_url, **kwargs)
+        engine = create_async_engine(async_url, **kwargs)
+        if not unpooled:
+            _ping_after_idle(engine)
+        return engine
 
     path = sqlite_file(url)
     if path is not None:
@@ -70,6 +74,32 @@ def create_engine_for(
         cursor.close()
 
     return engine
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection on checkout when it has been idle PING_AFTER_IDLE_S or more.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: three round trips on asyncpg (BEGIN, a query,
+    ROLLBACK), more than the query a request then runs. A connection returned a moment ago was alive a
+    moment ago; one that sat idle may have died with a database restart or an idle timeout. A failed ping
+    invalidates the whole pool (a restart kills every connection) and the checkout retries on a new
+    connection. A connection that dies while busy fails its statement, which also invalidates the pool.
+    """
+
+    @sa.event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_S:
+            return  # new, or back in the pool only a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.InvalidatePoolError(f"ping of an idle connection failed: {exc}") from exc
 
 
 def connection_error(url: str, exc: BaseException) -> DatabaseUnavailable:

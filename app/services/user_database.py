@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.migrate import upgrade_to_head_async
 from app.db.tables import password_history, password_reset_tokens, users
@@ -32,6 +32,7 @@ from app.security import (
     verify_password,
 )
 from app.services.postgres_database import DatabasePool
+from app.services.user_cache import UserCache, clear_on_user_writes
 
 log = logging.getLogger("app.users")
 PASSWORD_HISTORY = 5  # a new password must differ from the last 5
@@ -85,9 +86,12 @@ def _to_user(row: RowMapping) -> User:
 class UserDatabase:
     """Account operations; every method opens its own short transaction on the pool's engine."""
 
-    def __init__(self, pool: DatabasePool) -> None:
+    def __init__(self, pool: DatabasePool, auth_cache_s: float = 0.0) -> None:
         self.pool = pool
         self._pending: set[asyncio.Task[None]] = set()
+        self._reader_engine: AsyncEngine | None = None
+        self.cache = UserCache(auth_cache_s)
+        self._watched: AsyncEngine | None = None
 
     async def init_db(self) -> str | None:
         """Create or upgrade the schema (Alembic `upgrade head`); return the revision."""
@@ -97,8 +101,17 @@ class UserDatabase:
         await self.settle()
         await self.pool.close()
 
+    @property
+    def _reader(self) -> AsyncEngine:
+        # Single-statement reads need no transaction: AUTOCOMMIT spares the BEGIN/ROLLBACK round trips
+        # (the user lookup runs on every authenticated request).
+        engine = self.pool.engine  # a new one after pool.close()
+        if self._reader_engine is None or self._reader_engine.sync_engine.pool is not engine.sync_engine.pool:
+            self._reader_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._reader_engine
+
     async def _one(self, where: sa.ColumnElement[bool]) -> RowMapping | None:
-        async with self.pool.engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(sa.select(users).where(where))
             return result.mappings().first()
 
@@ -107,6 +120,21 @@ class UserDatabase:
         uid = _as_uuid(user_id)
         row = await self._one(users.c.id == uid) if uid else None
         return _to_user(row) if row else None
+
+    async def get_session_user(self, user_id: str, *, cached: bool) -> User | None:
+        """The account a token names, for authenticating a request; with `cached`, possibly read up to
+        AUTH_CACHE_SECONDS ago (app.services.user_cache says how writes empty the cache)."""
+        user = self.cache.get(user_id) if cached else None
+        if user is not None:
+            return user
+        if self.cache.ttl > 0 and self._watched is not self.pool.engine:
+            self._watched = self.pool.engine
+            clear_on_user_writes(self._watched, self.cache)
+        generation = self.cache.generation
+        user = await self.get_user_by_id(user_id)
+        if user is not None:
+            self.cache.put(user_id, user, generation)
+        return user
 
     async def get_user_by_username(self, username: str) -> User | None:
         """The account with this username (case-insensitive), or None."""
@@ -419,6 +447,6 @@ class UserDatabase:
                 )
 
 
-def get_user_db_service(pool: DatabasePool | None = None) -> UserDatabase:
+def get_user_db_service(pool: DatabasePool | None = None, auth_cache_s: float = 0.0) -> UserDatabase:
     """The user service on `pool`, or on a new unpooled connection to DATABASE_URL (for scripts)."""
-    return UserDatabase(pool if pool is not None else DatabasePool(pooled=False))
+    return UserDatabase(pool if pool is not None else DatabasePool(pooled=False), auth_cache_s)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from app.api.deps import DbDep, SessionDep
 from app.api.schemas import ErrorOut
@@ -20,12 +21,12 @@ class TaskNotFound(AppError):
 
 
 @router.get("/api/status/{task_id}", response_model=Task, responses={404: {"model": ErrorOut}})
-async def task_status(task_id: str, db: DbDep, session: SessionDep) -> Task:
+async def task_status(task_id: str, db: DbDep, session: SessionDep) -> Response:
     """The state of one of your analyses."""
     task = await db.tasks.get_task(task_id, session.viewer)
     if task is None:
         raise TaskNotFound()
-    return task
+    return json_response(task)
 
 
 @router.get("/api/history", response_model=TaskList)
@@ -34,7 +35,12 @@ async def history(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-) -> TaskList:
+) -> Response:
     """Your analyses, newest first (administrators see everyone's, with the owner)."""
     tasks, total = await db.tasks.list_tasks(session.viewer, limit=limit, offset=offset)
-    return TaskList(tasks=tasks, total=total)
+    return json_response(TaskList(tasks=tasks, total=total))
+
+
+def json_response(model: BaseModel) -> Response:
+    """The model serialised once by pydantic-core (returning the model would validate it again first)."""
+    return Response(model.model_dump_json(), media_type="application/json")
