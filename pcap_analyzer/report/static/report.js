@@ -71,6 +71,7 @@
     return e;
   }
   function fixed(v, d) { return v === null || v === undefined ? "–" : Number(v).toFixed(d); }
+  function count(v) { return v === null || v === undefined ? "–" : Number(v).toLocaleString("en-US"); }
   function bytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
     while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
@@ -179,7 +180,7 @@
     { label: "Client", get: function (c) { return c.client + ":" + c.client_port; }, mono: true },
     { label: "Server", get: function (c) { return c.server + ":" + c.server_port; }, mono: true },
     { label: "State", get: function (c) { return c.state; } },
-    { label: "Packets", get: function (c) { return total(c.packets_ab, c.packets_ba); }, num: true },
+    { label: "Packets", get: function (c) { return total(c.packets_ab, c.packets_ba); }, num: true, fmt: count },
     { label: "Bytes", get: function (c) { return total(c.bytes_ab, c.bytes_ba); }, num: true, fmt: bytes },
     { label: "Duration s", get: function (c) { return c.duration_s; }, num: true, fmt: function (v) { return fixed(v, 3); } },
     { label: "Mbit/s", get: function (c) { return c.throughput_bps / 1e6; }, num: true, fmt: function (v) { return fixed(v, 3); } },
@@ -187,10 +188,10 @@
     { label: "RTT median ms", get: function (c) { return c.rtt_ms.median; }, num: true, fmt: function (v) { return fixed(v, 1); } },
     { label: "RTT p95 ms", get: function (c) { return c.rtt_ms.p95; }, num: true, fmt: function (v) { return fixed(v, 1); } },
     { label: "Retr. %", get: function (c) { return c.retransmission_pct; }, num: true, fmt: function (v) { return fixed(v, 2); }, bad: function (v) { return v > 0; } },
-    { label: "Retr.", get: function (c) { return c.retransmissions; }, num: true, bad: function (v) { return v > 0; } },
-    { label: "Dup ACK", get: function (c) { return c.duplicate_acks; }, num: true },
-    { label: "Zero win", get: function (c) { return c.zero_windows; }, num: true, bad: function (v) { return v > 0; } },
-    { label: "RST", get: function (c) { return c.resets; }, num: true },
+    { label: "Retr.", get: function (c) { return c.retransmissions; }, num: true, fmt: count, bad: function (v) { return v > 0; } },
+    { label: "Dup ACK", get: function (c) { return c.duplicate_acks; }, num: true, fmt: count },
+    { label: "Zero win", get: function (c) { return c.zero_windows; }, num: true, fmt: count, bad: function (v) { return v > 0; } },
+    { label: "RST", get: function (c) { return c.resets; }, num: true, fmt: count },
     { label: "Score", get: function (c) { return c.score; }, num: true, fmt: function (v) { return fixed(v, 1); } },
   ];
 

@@ -145,3 +145,15 @@ def test_connections_table_fits_1366_pixels(tmp_path: Path, browser: Any) -> Non
         _shot(page.locator("#connections"), "report-connections-1366.png")
     finally:
         ctx.close()
+
+
+def test_connection_counts_have_thousands_separators(tmp_path: Path, open_report: Any) -> None:
+    result = synthetic_result(3)
+    first = result.connections[0]
+    big = {"packets_ab": 10_000, "packets_ba": 2_345, "retransmissions": 1_200, "duplicate_acks": 4_321}
+    result.connections[0] = TcpConnection.model_validate({**first.model_dump(), **big})
+    page, log = open_report(write_html(result, tmp_path / "r.html"))
+    row = page.locator("#conn-body tr", has_text=f"{first.client}:{first.client_port}").first
+    cells = row.locator("td").all_inner_texts()
+    assert "12,345" in cells and "1,200" in cells and "4,321" in cells, cells
+    assert not log.page_errors
