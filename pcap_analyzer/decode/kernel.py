@@ -21,6 +21,7 @@ from pcap_analyzer.decode.codes import (
     BAD_L4_HEADER,
     L3_IPV4,
     L3_IPV6,
+    NON_IP,
     OK,
     OTHER_L4,
     TRUNCATED_L4,
@@ -64,6 +65,7 @@ def decode_packets(
     wirelen,
     linktype,  # noqa: ANN001 (Numba kernel)
     undecoded,
+    next_header,
     l3c,
     vlan,
     src_hi,
@@ -111,11 +113,13 @@ def decode_packets(
         start = data_offset[i]
         end = start + np.int64(caplen[i])
         wire_end = start + max(np.int64(wirelen[i]), np.int64(caplen[i]))
-        l3, p, vl, reason = decode_link(buf, start, end, np.int64(linktype[i]))
+        l3, p, vl, reason, etype = decode_link(buf, start, end, np.int64(linktype[i]))
         l3c[i] = l3
         vlan[i] = vl
         if reason != OK:
             undecoded[i] = reason
+            if reason == NON_IP:
+                next_header[i] = etype
             continue
         if l3 == L3_IPV4:
             reason, s, d, proto, length, hl, ident, fb, foff, l4, dend = decode_ipv4(buf, p, end, wire_end)
@@ -141,6 +145,8 @@ def decode_packets(
         frag_offset[i] = foff
         if reason != OK:
             undecoded[i] = reason
+            if reason == OTHER_L4:
+                next_header[i] = proto
             continue
         l4_offset[i] = l4 - start
         avail = end - l4  # captured bytes of the transport header and beyond
@@ -228,3 +234,4 @@ def decode_packets(
         else:
             l4_offset[i] = 0
             undecoded[i] = OTHER_L4
+            next_header[i] = proto

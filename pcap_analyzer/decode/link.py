@@ -96,55 +96,57 @@ def _af_l3(af: int) -> int:
 
 
 @kernel
-def _after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int]:
-    """Walk VLAN tags from an EtherType at p-2; returns (l3, l3 offset, outer vlan, reason)."""
+def _after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int, int]:
+    """Walk VLAN tags from an EtherType at p-2; returns (l3, l3 offset, outer vlan, reason, EtherType after
+    the tags, 0 for an 802.3 length)."""
     vlan = 0
     for k in range(MAX_VLAN_TAGS):
         if etype != ETHERTYPE_VLAN and etype != ETHERTYPE_QINQ and etype != ETHERTYPE_QINQ_OLD:
             break
         if p + VLAN_LEN > end:
-            return L3_NONE, p, vlan, TRUNCATED_LINK
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
         if k == 0:
             vlan = be16(buf, p) & 0x0FFF
         etype = be16(buf, p + 2)
         p += VLAN_LEN
     if etype < ETHERTYPE_MIN:
-        return L3_OTHER, p, vlan, NON_IP
+        return L3_OTHER, p, vlan, NON_IP, 0
     l3 = _ethertype_l3(etype)
-    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP
+    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
 
 
 @kernel
-def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int]:
-    """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason)."""
+def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int, int]:
+    """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason,
+    EtherType of the network layer when the link has one, else 0)."""
     if linktype == LINKTYPE_ETHERNET:
         if start + ETH_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
         return _after_ethertype(buf, start + ETH_LEN, end, be16(buf, start + ETH_TYPE))
     if linktype == LINKTYPE_LINUX_SLL:
         if start + SLL_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
         return _after_ethertype(buf, start + SLL_LEN, end, be16(buf, start + SLL_ETYPE))
     if linktype == LINKTYPE_LINUX_SLL2:
         if start + SLL2_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
         return _after_ethertype(buf, start + SLL2_LEN, end, be16(buf, start + SLL2_ETYPE))
     if linktype == LINKTYPE_RAW or linktype == DLT_RAW_12 or linktype == DLT_RAW_14:
         if start >= end:
-            return L3_NONE, start, 0, TRUNCATED_IP
+            return L3_NONE, start, 0, TRUNCATED_IP, 0
         version = buf[start] >> 4
         if version == 4:
-            return L3_IPV4, start, 0, OK
+            return L3_IPV4, start, 0, OK, 0
         if version == 6:
-            return L3_IPV6, start, 0, OK
-        return L3_NONE, start, 0, BAD_IP_HEADER
+            return L3_IPV6, start, 0, OK, 0
+        return L3_NONE, start, 0, BAD_IP_HEADER, 0
     if linktype == LINKTYPE_IPV4:
-        return L3_IPV4, start, 0, OK
+        return L3_IPV4, start, 0, OK, 0
     if linktype == LINKTYPE_IPV6:
-        return L3_IPV6, start, 0, OK
+        return L3_IPV6, start, 0, OK, 0
     if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if start + NULL_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
         if linktype == LINKTYPE_LOOP:
             af = be32(buf, start)
         else:  # host byte order of the capturing machine: accept both
@@ -152,5 +154,5 @@ def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[i
             if af > 0xFFFF:
                 af = be32(buf, start)
         l3 = _af_l3(af)
-        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP
-    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE
+        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP, 0
+    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0
