@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,13 @@ from pcap_analyzer.capture.linktypes import linktype_name
 from pcap_analyzer.capture.open import CaptureReader, open_capture
 from pcap_analyzer.config import AnalysisConfig, resolve_config
 from pcap_analyzer.decode import decode_chunk
+from pcap_analyzer.decode.coverage import Coverage
 from pcap_analyzer.decode.packets import PacketTable, Undecoded
 from pcap_analyzer.diagnose.findings import diagnose
 from pcap_analyzer.flows.model import FlowAssignment
 from pcap_analyzer.flows.tracker import FlowTracker
 from pcap_analyzer.progress import Phase, ProgressCallback
-from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator, WarningInfo
+from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator, NotAnalysed, WarningInfo
 from pcap_analyzer.security.collector import SecurityCollector
 from pcap_analyzer.tcp.analyzer import TcpAnalyzer
 
@@ -50,7 +52,11 @@ class _CaptureFacts:
         self.packets = self.bytes = self.captured = self.cut = self.tcp_data_segments = 0
         self.first_ns: int | None = None
         self.last_ns: int | None = None
+        self.min_ns: int | None = None
+        self.max_ns: int | None = None
+        self.backwards = 0  # records stamped earlier than the record before them
         self.undecoded = np.zeros(len(Undecoded), np.int64)
+        self.coverage = Coverage()
 
     def add(self, chunk: RecordChunk, packets: PacketTable) -> None:
         n = len(chunk)
@@ -60,17 +66,28 @@ class _CaptureFacts:
         self.bytes += int(chunk.wirelen.sum(dtype=np.int64))
         self.captured += int(chunk.caplen.sum(dtype=np.int64))
         self.cut += int(np.count_nonzero(chunk.caplen < chunk.wirelen))
+        ts = chunk.ts_ns
+        lo, hi = int(ts.min()), int(ts.max())
         if self.first_ns is None:
-            self.first_ns = int(chunk.ts_ns[0])
-        self.last_ns = int(chunk.ts_ns[-1])
+            self.first_ns, self.min_ns, self.max_ns = int(ts[0]), lo, hi
+        else:
+            assert self.last_ns is not None and self.min_ns is not None and self.max_ns is not None
+            self.backwards += int(ts[0] < self.last_ns)
+            self.min_ns, self.max_ns = min(self.min_ns, lo), max(self.max_ns, hi)
+        self.backwards += int(np.count_nonzero(ts[1:] < ts[:-1]))
+        self.last_ns = int(ts[-1])
         self.undecoded += np.bincount(packets.undecoded, minlength=len(Undecoded))[: len(Undecoded)]
+        self.coverage.add(packets)
         data = (packets.ip_proto == 6) & (packets.payload_len > 0) & (packets.undecoded == Undecoded.OK)
         self.tcp_data_segments += int(np.count_nonzero(data))
 
     def info(self, path: Path, reader: Any) -> CaptureInfo:
         first = self.first_ns / 1e9 if self.first_ns is not None else None
         last = self.last_ns / 1e9 if self.last_ns is not None else None
-        duration = (self.last_ns - self.first_ns) / 1e9 if self.first_ns is not None and self.last_ns else 0.0
+        # As tshark: latest - earliest, so time going backwards does not shorten or negate the capture.
+        duration = (
+            (self.max_ns - self.min_ns) / 1e9 if self.min_ns is not None and self.max_ns is not None else 0.0
+        )
         undecoded = {
             Undecoded(i).name.lower(): int(v) for i, v in enumerate(self.undecoded) if i != Undecoded.OK and v
         }
@@ -87,6 +104,7 @@ class _CaptureFacts:
             first_ts=first,
             last_ts=last,
             duration_s=duration,
+            timestamps_backwards=self.backwards,
             truncated=bool(reader.truncated),
             warnings=[
                 WarningInfo(
@@ -95,6 +113,8 @@ class _CaptureFacts:
                 for w in reader.warnings
             ],
             undecoded=undecoded,
+            not_analysed_packets=self.coverage.packets,
+            not_analysed=[NotAnalysed(**asdict(g)) for g in self.coverage.groups()],
         )
 
 

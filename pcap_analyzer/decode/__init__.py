@@ -42,6 +42,7 @@ def decode_chunk(chunk: RecordChunk) -> PacketTable:
             t.wirelen,
             t.linktype,
             t.undecoded,
+            t.next_header,
             t.l3,
             t.vlan,
             t.src_hi,

@@ -20,7 +20,8 @@ import numpy as np
 from pcap_analyzer.decode.codes import (
     BAD_L4_HEADER,
     L3_IPV4,
-    L3_IPV6,
+    L3_NONE,
+    NON_IP,
     OK,
     OTHER_L4,
     TRUNCATED_L4,
@@ -41,6 +42,7 @@ from pcap_analyzer.decode.tcp import (
     TCP_WIN,
     decode_tcp_options,
 )
+from pcap_analyzer.decode.tunnels import IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, decode_tunnel
 from pcap_analyzer.decode.udp import UDP_LEN, UDP_LENGTH
 from pcap_analyzer.jit import kernel
 
@@ -48,7 +50,13 @@ IPPROTO_ICMP = 1  # RFC 792
 IPPROTO_TCP = 6  # RFC 9293
 IPPROTO_UDP = 17  # RFC 768
 IPPROTO_ICMPV6 = 58  # RFC 4443
+MAX_TUNNELS = 4  # tunnels within tunnels decoded (GRE in VXLAN in ...); deeper ones are analysed as they are
 PORTS_SIZE = 4  # source + destination port: what flows need even when the rest of the header is cut
+
+
+@kernel
+def _may_tunnel(proto: int) -> bool:
+    return proto == IPPROTO_UDP or proto == IPPROTO_GRE or proto == IPPROTO_IPIP or proto == IPPROTO_IPV6
 
 
 @kernel
@@ -64,6 +72,7 @@ def decode_packets(
     wirelen,
     linktype,  # noqa: ANN001 (Numba kernel)
     undecoded,
+    next_header,
     l3c,
     vlan,
     src_hi,
@@ -111,28 +120,46 @@ def decode_packets(
         start = data_offset[i]
         end = start + np.int64(caplen[i])
         wire_end = start + max(np.int64(wirelen[i]), np.int64(caplen[i]))
-        l3, p, vl, reason = decode_link(buf, start, end, np.int64(linktype[i]))
+        l3, p, vl, reason, etype = decode_link(buf, start, end, np.int64(linktype[i]))
         l3c[i] = l3
         vlan[i] = vl
         if reason != OK:
             undecoded[i] = reason
+            if reason == NON_IP:
+                next_header[i] = etype
             continue
-        if l3 == L3_IPV4:
-            reason, s, d, proto, length, hl, ident, fb, foff, l4, dend = decode_ipv4(buf, p, end, wire_end)
-            if length > 0:
-                src_lo[i] = s
-                dst_lo[i] = d
-        elif l3 == L3_IPV6:
-            (reason, shi, slo, dhi, dlo, proto, length, hl, ident, fb, foff, l4, dend) = decode_ipv6(
-                buf, p, end, wire_end
-            )
-            if length > 0:
-                src_hi[i] = shi
-                src_lo[i] = slo
-                dst_hi[i] = dhi
-                dst_lo[i] = dlo
-        else:
-            continue
+        # Each pass decodes one IP header; a tunnel inside it (GRE, IP-in-IP, VXLAN, ...) starts another
+        # pass on the inner network layer, so the innermost header's fields are the ones kept.
+        for _depth in range(MAX_TUNNELS + 1):
+            if l3 == L3_IPV4:
+                reason, s, d, proto, length, hl, ident, fb, foff, l4, dend = decode_ipv4(
+                    buf, p, end, wire_end
+                )
+                if length > 0:
+                    src_hi[i] = 0
+                    src_lo[i] = s
+                    dst_hi[i] = 0
+                    dst_lo[i] = d
+            else:
+                (reason, shi, slo, dhi, dlo, proto, length, hl, ident, fb, foff, l4, dend) = decode_ipv6(
+                    buf, p, end, wire_end
+                )
+                if length > 0:
+                    src_hi[i] = shi
+                    src_lo[i] = slo
+                    dst_hi[i] = dhi
+                    dst_lo[i] = dlo
+            if reason != OK or not _may_tunnel(proto) or _depth == MAX_TUNNELS:
+                break
+            inner, q, _vl, inner_reason, etype = decode_tunnel(buf, proto, l4, min(end, dend))
+            if inner == L3_NONE:
+                break
+            if inner_reason != OK:  # a tunnel to something we do not decode (ARP over VXLAN, ...)
+                break
+            l3c[i] = inner
+            l3 = inner
+            p = q
+            wire_end = dend
         ip_proto[i] = proto
         ip_len[i] = length
         ttl[i] = hl
@@ -141,6 +168,8 @@ def decode_packets(
         frag_offset[i] = foff
         if reason != OK:
             undecoded[i] = reason
+            if reason == OTHER_L4:
+                next_header[i] = proto
             continue
         l4_offset[i] = l4 - start
         avail = end - l4  # captured bytes of the transport header and beyond
@@ -228,3 +257,4 @@ def decode_packets(
         else:
             l4_offset[i] = 0
             undecoded[i] = OTHER_L4
+            next_header[i] = proto

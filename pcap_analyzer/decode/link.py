@@ -30,6 +30,7 @@ LINKTYPE_LOOP = 108  # OpenBSD loopback, AF in network byte order
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
+LINKTYPE_NFLOG = 239
 LINKTYPE_LINUX_SLL2 = 276
 
 # EtherTypes (IEEE 802 numbers)
@@ -39,6 +40,9 @@ ETHERTYPE_IPV6 = 0x86DD  # RFC 2464
 ETHERTYPE_VLAN = 0x8100  # IEEE 802.1Q
 ETHERTYPE_QINQ = 0x88A8  # IEEE 802.1ad service tag
 ETHERTYPE_QINQ_OLD = 0x9100  # pre-standard QinQ
+ETHERTYPE_MPLS = 0x8847  # RFC 3032
+ETHERTYPE_MPLS_MULTICAST = 0x8848  # RFC 5332
+ETHERTYPE_PPPOE_SESSION = 0x8864  # RFC 2516
 ETHERTYPE_MIN = 0x0600  # values below are 802.3 lengths (IEEE 802.3 3.2.6)
 
 # BSD address families found in null/loop headers
@@ -46,6 +50,19 @@ BSD_AF_INET = 2
 BSD_AF_INET6_BSD = 24  # NetBSD, OpenBSD
 BSD_AF_INET6_FREEBSD = 28
 BSD_AF_INET6_DARWIN = 30
+LINUX_AF_INET6 = 10  # NFLOG's family byte
+
+MPLS_LABEL_LEN = 4  # label (20 bits), traffic class (3), bottom of stack (1), TTL (8)
+MPLS_BOTTOM_OF_STACK = 0x01  # in the third byte of a label entry
+MAX_MPLS_LABELS = 16
+PPPOE_LEN = 6  # version/type, code, session id, length (RFC 2516 4)
+PPP_PROTO_LEN = 2
+PPP_IP = 0x0021  # RFC 1332
+PPP_IPV6 = 0x0057  # RFC 5072
+NFLOG_HDR_LEN = 4  # family, version, resource id (big-endian)
+NFLOG_TLV_LEN = 4  # length, type (host byte order)
+NFULA_PAYLOAD = 9
+NLA_TYPE_MASK = 0x3FFF  # without the netlink nested / byte-order flags
 
 ETH = Header("eth", ("dst", 6), ("src", 6), ("type", 2))
 VLAN = Header("vlan", ("tci", 2), ("etype", 2))  # 802.1Q tag after the TPID; id = tci & 0x0FFF
@@ -96,55 +113,117 @@ def _af_l3(af: int) -> int:
 
 
 @kernel
-def _after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int]:
-    """Walk VLAN tags from an EtherType at p-2; returns (l3, l3 offset, outer vlan, reason)."""
+def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int, int]:
+    """Walk 802.1Q/802.1ad tags, an MPLS label stack or a PPPoE session header from an EtherType at p-2;
+    returns (l3, l3 offset, outer vlan, reason, EtherType decoding stopped at, 0 for an 802.3 length)."""
     vlan = 0
-    for k in range(MAX_VLAN_TAGS):
+    tagged = False
+    for _ in range(MAX_VLAN_TAGS):
         if etype != ETHERTYPE_VLAN and etype != ETHERTYPE_QINQ and etype != ETHERTYPE_QINQ_OLD:
             break
         if p + VLAN_LEN > end:
-            return L3_NONE, p, vlan, TRUNCATED_LINK
-        if k == 0:
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+        if not tagged:
             vlan = be16(buf, p) & 0x0FFF
+            tagged = True
         etype = be16(buf, p + 2)
         p += VLAN_LEN
+    if etype == ETHERTYPE_MPLS or etype == ETHERTYPE_MPLS_MULTICAST:
+        bottom = False
+        for _ in range(MAX_MPLS_LABELS):
+            if p + MPLS_LABEL_LEN > end:
+                return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+            bottom = (buf[p + 2] & MPLS_BOTTOM_OF_STACK) != 0
+            p += MPLS_LABEL_LEN
+            if bottom:
+                break
+        if bottom and p < end:  # no next-protocol field: the IP version nibble tells (RFC 3032 2.2)
+            version = buf[p] >> 4
+            if version == 4:
+                return L3_IPV4, p, vlan, OK, ETHERTYPE_IP
+            if version == 6:
+                return L3_IPV6, p, vlan, OK, ETHERTYPE_IPV6
+        return L3_OTHER, p, vlan, NON_IP, etype
+    if etype == ETHERTYPE_PPPOE_SESSION:
+        if p + PPPOE_LEN + PPP_PROTO_LEN > end:
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+        ppp = be16(buf, p + PPPOE_LEN)
+        p += PPPOE_LEN + PPP_PROTO_LEN
+        if ppp == PPP_IP:
+            return L3_IPV4, p, vlan, OK, ETHERTYPE_IP
+        if ppp == PPP_IPV6:
+            return L3_IPV6, p, vlan, OK, ETHERTYPE_IPV6
+        return L3_OTHER, p, vlan, NON_IP, etype
     if etype < ETHERTYPE_MIN:
-        return L3_OTHER, p, vlan, NON_IP
+        return L3_OTHER, p, vlan, NON_IP, 0
     l3 = _ethertype_l3(etype)
-    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP
+    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
 
 
 @kernel
-def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int]:
-    """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason)."""
+def after_ethernet(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int]:
+    """An Ethernet frame at buf[p] (inside a tunnel): as `after_ethertype`."""
+    if p + ETH_LEN > end:
+        return L3_NONE, p, 0, TRUNCATED_LINK, 0
+    return after_ethertype(buf, p + ETH_LEN, end, be16(buf, p + ETH_TYPE))
+
+
+@kernel
+def _nflog(buf: np.ndarray, start: int, end: int) -> tuple[int, int, int, int, int]:
+    """NFLOG: a 4-byte header (address family first) then TLVs (length and type in host byte order,
+    values padded to 4 bytes); the packet is the NFULA_PAYLOAD value."""
+    if start + NFLOG_HDR_LEN > end:
+        return L3_NONE, start, 0, TRUNCATED_LINK, 0
+    family = np.int64(buf[start])
+    q = start + NFLOG_HDR_LEN
+    while q + NFLOG_TLV_LEN <= end:
+        tlv_len = np.int64(buf[q]) | (np.int64(buf[q + 1]) << 8)
+        tlv_type = (np.int64(buf[q + 2]) | (np.int64(buf[q + 3]) << 8)) & NLA_TYPE_MASK
+        if tlv_len < NFLOG_TLV_LEN:
+            break
+        if tlv_type == NFULA_PAYLOAD:
+            p = q + NFLOG_TLV_LEN
+            if family == BSD_AF_INET:
+                return L3_IPV4, p, 0, OK, ETHERTYPE_IP
+            if family == LINUX_AF_INET6:
+                return L3_IPV6, p, 0, OK, ETHERTYPE_IPV6
+            return L3_OTHER, p, 0, NON_IP, 0
+        q += (tlv_len + 3) & ~3
+    return L3_NONE, start, 0, TRUNCATED_LINK, 0
+
+
+@kernel
+def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int, int]:
+    """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason,
+    EtherType of the network layer when the link has one, else 0)."""
     if linktype == LINKTYPE_ETHERNET:
         if start + ETH_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
-        return _after_ethertype(buf, start + ETH_LEN, end, be16(buf, start + ETH_TYPE))
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        return after_ethertype(buf, start + ETH_LEN, end, be16(buf, start + ETH_TYPE))
     if linktype == LINKTYPE_LINUX_SLL:
         if start + SLL_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
-        return _after_ethertype(buf, start + SLL_LEN, end, be16(buf, start + SLL_ETYPE))
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        return after_ethertype(buf, start + SLL_LEN, end, be16(buf, start + SLL_ETYPE))
     if linktype == LINKTYPE_LINUX_SLL2:
         if start + SLL2_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
-        return _after_ethertype(buf, start + SLL2_LEN, end, be16(buf, start + SLL2_ETYPE))
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        return after_ethertype(buf, start + SLL2_LEN, end, be16(buf, start + SLL2_ETYPE))
     if linktype == LINKTYPE_RAW or linktype == DLT_RAW_12 or linktype == DLT_RAW_14:
         if start >= end:
-            return L3_NONE, start, 0, TRUNCATED_IP
+            return L3_NONE, start, 0, TRUNCATED_IP, 0
         version = buf[start] >> 4
         if version == 4:
-            return L3_IPV4, start, 0, OK
+            return L3_IPV4, start, 0, OK, 0
         if version == 6:
-            return L3_IPV6, start, 0, OK
-        return L3_NONE, start, 0, BAD_IP_HEADER
+            return L3_IPV6, start, 0, OK, 0
+        return L3_NONE, start, 0, BAD_IP_HEADER, 0
     if linktype == LINKTYPE_IPV4:
-        return L3_IPV4, start, 0, OK
+        return L3_IPV4, start, 0, OK, 0
     if linktype == LINKTYPE_IPV6:
-        return L3_IPV6, start, 0, OK
+        return L3_IPV6, start, 0, OK, 0
     if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if start + NULL_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
         if linktype == LINKTYPE_LOOP:
             af = be32(buf, start)
         else:  # host byte order of the capturing machine: accept both
@@ -152,5 +231,7 @@ def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[i
             if af > 0xFFFF:
                 af = be32(buf, start)
         l3 = _af_l3(af)
-        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP
-    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE
+        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP, 0
+    if linktype == LINKTYPE_NFLOG:
+        return _nflog(buf, start, end)
+    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0

@@ -66,6 +66,9 @@ class PacketTable:
     wirelen: npt.NDArray[np.uint32]  # frame.len
     linktype: npt.NDArray[np.uint16]
     undecoded: npt.NDArray[np.uint8]  # Undecoded reason, 0 = decoded
+    # What decoding stopped at: the EtherType for NON_IP (0 = an 802.3 length, LLC), the IP protocol for
+    # OTHER_L4 (ESP, GRE, ...); 0 otherwise.
+    next_header: npt.NDArray[np.uint16]
     l3: npt.NDArray[np.uint8]  # L3 class
     vlan: npt.NDArray[np.uint16]  # outermost 802.1Q VLAN id, 0 = untagged
     src_hi: npt.NDArray[np.uint64]
@@ -131,6 +134,7 @@ class PacketTable:
 
 _DTYPES: dict[str, str] = {
     "frame": "i8", "ts_ns": "i8", "caplen": "u4", "wirelen": "u4", "linktype": "u2", "undecoded": "u1",
+    "next_header": "u2",
     "l3": "u1", "vlan": "u2", "src_hi": "u8", "src_lo": "u8", "dst_hi": "u8", "dst_lo": "u8",
     "ip_proto": "u1", "ip_len": "u4", "ttl": "u1", "ip_id": "u4", "frag": "u1", "frag_offset": "u4",
     "l4_offset": "u4", "sport": "u2", "dport": "u2", "tcp_flags": "u2", "seq": "u4", "ack": "u4",

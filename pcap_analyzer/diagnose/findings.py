@@ -7,6 +7,7 @@ too few bad events keep a finding at info, a rate over a small sample is never c
 from __future__ import annotations
 
 from pcap_analyzer.config import AnalysisConfig
+from pcap_analyzer.diagnose.capture_rules import CAPTURE_RULES
 from pcap_analyzer.diagnose.health import health_score
 from pcap_analyzer.diagnose.measures import DNS_OK_RCODES, SEVERITY_RANK, pct, weigh
 from pcap_analyzer.diagnose.rules import TCP_RULES
@@ -181,7 +182,7 @@ def diagnose(result: AnalysisResult, cfg: AnalysisConfig) -> tuple[Health, list[
         >>> health, findings = diagnose(result, AnalysisConfig())
     """
     findings: list[Finding] = []
-    for rule in TCP_RULES:
+    for rule in TCP_RULES + CAPTURE_RULES:
         findings.extend(rule(result, cfg))
     findings.extend(_dns_findings(result, cfg))
     findings.extend(_other_findings(result, cfg))

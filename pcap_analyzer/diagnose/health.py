@@ -17,6 +17,7 @@ problem cannot take more than the kind's share:
 | dns.slow | 3 x p95 / dns_slow_ms (max 10) when p95 is over dns_slow_ms, else 1 | 10 |
 | udp.jitter | 3 x mean jitter / jitter_warning_ms (max 10) | 10 |
 | capture.truncated | 5 | 5 |
+| capture.not_analysed | % of packets not analysed / 2 (a warning from 50 %) | 50 |
 
 Info findings (small samples, too few events, harmless facts) do not lower the score. A capture with no
 packet has no score (None): there is nothing to judge.
@@ -39,6 +40,7 @@ PENALTY_CAPS = {
     "dns.slow": 10.0,
     "udp.jitter": 10.0,
     "capture.truncated": 5.0,
+    "capture.not_analysed": 50.0,
 }
 NOTHING_TO_JUDGE = "nothing to judge: the capture holds no packet"
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"  # 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
+# 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
+# 1.2: capture.not_analysed / not_analysed_packets, capture.timestamps_backwards, duration_s = max - min
+SCHEMA_VERSION = "1.2"
 
 
 class _Model(BaseModel):
@@ -35,6 +37,16 @@ class WarningInfo(_Model):
     bytes_left: int | None = None
 
 
+class NotAnalysed(_Model):
+    """Packets the engine could not analyse, for one link type, protocol and reason."""
+
+    link_type: str  # LINKTYPE name, e.g. "ETHERNET", "IEEE802_11_RADIOTAP"
+    protocol: str  # what decoding stopped at: "MPLS", "GRE", "802.3/LLC", the link type, "IP header"
+    reason: str  # a `capture.undecoded` reason: unsupported_linktype, non_ip, other_l4, ...
+    packets: int
+    bytes: int  # sum of their original lengths
+
+
 class CaptureInfo(_Model):
     file_name: str
     file_size: int
@@ -47,10 +59,13 @@ class CaptureInfo(_Model):
     cut_packets: int = 0  # caplen < wire length (snaplen)
     first_ts: float | None = None  # epoch seconds
     last_ts: float | None = None
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # latest - earliest timestamp (as tshark), not last - first
+    timestamps_backwards: int = 0  # records whose timestamp is earlier than the previous record's
     truncated: bool = False  # reading stopped early on damage; see warnings
     warnings: list[WarningInfo] = Field(default_factory=list)
     undecoded: dict[str, int] = Field(default_factory=dict)  # reason name -> packets
+    not_analysed_packets: int = 0  # packets left out of the analysis (sum of not_analysed)
+    not_analysed: list[NotAnalysed] = Field(default_factory=list)  # most packets first
 
 
 class TcpSummary(_Model):

@@ -1,0 +1,210 @@
+"""Encapsulations decoded down to the inner TCP/UDP: the packets of a real capture (tests/data, made on netns
+veth links) wrapped in each encapsulation with scapy, analysed, and compared with tshark on the same file."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from scapy.contrib.geneve import GENEVE
+from scapy.contrib.gtp import GTP_U_Header
+from scapy.contrib.mpls import MPLS
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import GRE, Dot1AD, Dot1Q, Ether
+from scapy.layers.ppp import PPP, PPPoE
+from scapy.layers.vxlan import VXLAN
+from scapy.packet import Packet, Raw
+from scapy.utils import PcapReader, wrpcap
+
+from pcap_analyzer.api import analyze
+from tests.conftest import DATA_DIR
+
+TSHARK = shutil.which("tshark")
+INNER_PACKETS = 300
+OUTER4 = IP(src="192.0.2.1", dst="192.0.2.2")
+OUTER6 = IPv6(src="2001:db8:ffff::1", dst="2001:db8:ffff::2")
+
+
+def _inner() -> list[Packet]:
+    """The first IP packets of a real capture, as Ethernet frames with their timestamps."""
+    out = []
+    with PcapReader(str(DATA_DIR / "netns_mixed.pcapng")) as r:
+        for p in r:
+            if Ether in p and (IP in p or IPv6 in p):
+                out.append(p)
+            if len(out) == INNER_PACKETS:
+                break
+    return out
+
+
+def _l3(p: Packet) -> Packet:
+    return p[Ether].payload.copy()
+
+
+def _erspan2(p: Packet) -> bytes:
+    erspan = struct.pack("!HHI", 0x1000 | 7, 0x0000 | 100, 0)  # ver 1, vlan 7; session 100; index
+    return bytes(GRE(proto=0x88BE, seqnum_present=1, sequence_number=1)) + erspan + bytes(p[Ether])
+
+
+def _erspan3(p: Packet) -> bytes:
+    hdr = struct.pack("!HHII", 0x2000 | 7, 100, 123456, 0x0001)  # ver 2; session; timestamp; O flag set
+    sub = bytes(8)  # platform-specific subheader
+    return bytes(GRE(proto=0x22EB, seqnum_present=1, sequence_number=1)) + hdr + sub + bytes(p[Ether])
+
+
+WRAPS: dict[str, Callable[[Packet], Packet]] = {
+    "qinq": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1AD(vlan=100) / Dot1Q(vlan=200) / _l3(p)
+    ),
+    "mpls": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / MPLS(label=100, s=0)
+        / MPLS(label=200, s=1)
+        / _l3(p)
+    ),
+    "pppoe": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x8864)
+        / PPPoE(sessionid=7)
+        / PPP(proto=0x21 if IP in p else 0x57)
+        / _l3(p)
+    ),
+    "gre": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / OUTER4
+        / GRE(key_present=1, key=42, seqnum_present=1, sequence_number=3)
+        / _l3(p)
+    ),
+    "gretap": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / OUTER4 / GRE(proto=0x6558) / p[Ether].copy()
+    ),
+    "erspan2": lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / OUTER4 / Raw(_erspan2(p)),
+    "erspan3": lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / OUTER4 / Raw(_erspan3(p)),
+    "vxlan": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / OUTER4
+        / UDP(sport=49152, dport=4789)
+        / VXLAN(vni=5)
+        / p[Ether].copy()
+    ),
+    "geneve": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / OUTER4
+        / UDP(sport=49152, dport=6081)
+        / GENEVE(proto=0x6558)
+        / p[Ether].copy()
+    ),
+    "gtpu": lambda p: (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / OUTER4
+        / UDP(sport=2152, dport=2152)
+        / GTP_U_Header(teid=9)
+        / _l3(p)
+    ),
+    "ipip_6in4": lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / OUTER4 / _l3(p),
+    "ipip_4in6": lambda p: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / OUTER6 / _l3(p),
+}
+
+
+def _write(path: Path, name: str) -> Path:
+    frames = []
+    for p in _inner():
+        f = WRAPS[name](p)
+        if Raw in f and name.startswith("erspan"):  # scapy cannot infer the outer protocol of raw bytes
+            f[IP].proto = 47
+        f.time = p.time
+        frames.append(f)
+    wrpcap(str(path), frames)
+    return path
+
+
+def _tshark_counts(path: Path) -> dict[str, int]:
+    def count(display_filter: str) -> int:
+        out = subprocess.run(
+            [
+                TSHARK or "tshark",
+                "-r",
+                str(path),
+                "-2",
+                "-Y",
+                display_filter,
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return len(out.split())
+
+    streams = subprocess.run(
+        [TSHARK or "tshark", "-r", str(path), "-2", "-T", "fields", "-e", "tcp.stream"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return {
+        "conversations": len(set(streams)),
+        "syn": count("tcp.flags.syn == 1 && tcp.flags.ack == 0"),
+        "retransmissions": count("tcp.analysis.retransmission"),
+        "duplicate_acks": count("tcp.analysis.duplicate_ack"),
+        "dns_queries": count("dns.flags.response == 0"),
+    }
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+@pytest.mark.parametrize("name", sorted(WRAPS))
+def test_encapsulated_capture_analysed_as_tshark(tmp_path: Path, name: str) -> None:
+    path = _write(tmp_path / f"{name}.pcap", name)
+    want = _tshark_counts(path)
+    r = analyze(path)
+    got = {
+        "conversations": r.tcp.conversations,
+        "syn": r.tcp.syn,
+        "retransmissions": r.tcp.retransmissions,
+        "duplicate_acks": r.tcp.duplicate_acks,
+        "dns_queries": r.dns.queries,
+    }
+    assert got == want
+    assert want["conversations"] > 0 and want["syn"] > 0
+    assert r.capture.not_analysed_packets == 0
+    # flows use the inner addresses
+    assert not [
+        c for c in r.connections if c.client.startswith("192.0.2.") or c.client.startswith("2001:db8:ffff")
+    ]
+
+
+def _nflog(p: Packet) -> bytes:
+    payload = bytes(_l3(p))
+    tlv_prefix = struct.pack("<HH", 8, 1) + b"\x08\x00\x01\x00"  # NFULA_PACKET_HDR (hw proto, hook)
+    pad = (-len(payload)) % 4
+    tlv_payload = struct.pack("<HH", 4 + len(payload), 9) + payload + bytes(pad)
+    family = 2 if IP in p else 10
+    return bytes([family, 0]) + b"\x00\x00" + tlv_prefix + tlv_payload
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_nflog_capture_analysed_as_tshark(tmp_path: Path) -> None:
+    path = tmp_path / "nflog.pcap"
+    frames = []
+    for p in _inner():
+        f = Raw(_nflog(p))
+        f.time = p.time
+        frames.append(f)
+    wrpcap(str(path), frames, linktype=239)
+    want = _tshark_counts(path)
+    r = analyze(path)
+    assert r.capture.link_types == ["NFLOG"]
+    assert (r.tcp.conversations, r.tcp.syn, r.tcp.retransmissions, r.dns.queries) == (
+        want["conversations"],
+        want["syn"],
+        want["retransmissions"],
+        want["dns_queries"],
+    )
+    assert want["syn"] > 0 and r.capture.not_analysed_packets == 0
