@@ -18,9 +18,9 @@ async def test_cached_row_is_reused_and_every_users_write_empties_the_cache(app_
     other = DatabasePool(app_env.DATABASE_URL)  # another process's view of the same database
     try:
         db = get_user_db_service(pool, auth_cache_s=60)
-        admin = await db.create_user(
+        admin = await db.create_user(  # a member: the last administrator may not be blocked or deleted
             UserCreate(username="boss", email="boss@example.org", password="boss-long-password-1"),
-            UserRole.ADMIN,
+            UserRole.USER,
         )
         uid = str(admin.id)
         assert (await db.get_session_user(uid, cached=True)).is_active  # type: ignore[union-attr]
