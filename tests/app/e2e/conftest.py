@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.app.e2e.mailbox import SmtpServer
 from tests.app.e2e.server import ADMIN_PASSWORD, LiveServer, login
 
 
@@ -32,3 +33,10 @@ def admin(server: LiveServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def corpus_capture(corpus_dir: Path) -> Path:
     return corpus_dir / "netns_mixed_s128.pcap"
+
+
+@pytest.fixture(scope="module")
+def smtp(database_url: str) -> Iterator[SmtpServer]:
+    """One real SMTP server (aiosmtpd on loopback) and its mailbox per database's server."""
+    with SmtpServer() as server:
+        yield server

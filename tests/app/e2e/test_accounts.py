@@ -23,13 +23,6 @@ NEW_PASSWORD = "tangerine walrus quartz lantern 7"
 
 
 @pytest.fixture(scope="module")
-def smtp(database_url: str) -> Iterator[SmtpServer]:
-    """One SMTP server (and mailbox) per database's server."""
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
 ) -> Iterator[LiveServer]:

@@ -20,12 +20,6 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def smtp(database_url: str) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def server(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
 ) -> Iterator[LiveServer]:
