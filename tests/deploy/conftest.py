@@ -33,9 +33,10 @@ def postgres_url(postgres_available: bool) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def scale_captures(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, int]]:
-    """UPLOADS captures with distinct packet counts (so a report mixed up with another one shows)."""
+    """UPLOADS captures with distinct packet counts (so a report mixed up with another one shows).
+
+    The first two (claimed first, one by each idle worker) are 4x larger, so the victim's analysis lasts
+    seconds and the SIGKILL lands while it runs, however fast the machine."""
     folder = tmp_path_factory.mktemp("scale-captures")
-    return [
-        (udp_capture(folder / f"scale-{i:02d}.pcap", SCALE_PACKETS + i, seed=i), SCALE_PACKETS + i)
-        for i in range(UPLOADS)
-    ]
+    counts = [SCALE_PACKETS * (4 if i < 2 else 1) + i for i in range(UPLOADS)]
+    return [(udp_capture(folder / f"scale-{i:02d}.pcap", n, seed=i), n) for i, n in enumerate(counts)]
