@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app.e2e.server import ADMIN_PASSWORD, ROOT, LiveServer, login, register_and_approve
+from tests.app.e2e.server import ADMIN_PASSWORD, ROOT, LiveServer, register_and_approve
 from tests.app.e2e.test_browser_ui import Tab, sign_in, wait_until
 from tests.browser import launch_chromium, save_screenshot
 
@@ -38,13 +38,6 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield live
     finally:
         live.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        login(client, "admin", ADMIN_PASSWORD)
-        yield client
 
 
 @pytest.fixture(scope="module")
