@@ -13,6 +13,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -120,6 +121,24 @@ class ScaleOutResult:
     workers_used: set[str] = field(default_factory=set)
 
 
+def _kill_when_analysing(database_url: str, victim: Worker, victim_id: str, out: dict[str, Any]) -> None:
+    """Poll until `victim` analyses a task (its engine reported the reading phase), then SIGKILL it; sets
+    out["task"] and out["at"], or leaves `out` empty after two minutes."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = _query(
+            database_url,
+            "SELECT t.task_id FROM tasks t JOIN progress_snapshots p ON p.task_id = t.task_id "
+            f"WHERE t.status = 'processing' AND t.worker_id = '{victim_id}' AND p.phase = 'reading' LIMIT 1",
+        )
+        if rows:
+            out["at"] = datetime.now(UTC)
+            victim.kill()
+            out["task"] = rows[0]["task_id"]
+            return
+        time.sleep(0.02)
+
+
 def run_scale_out(
     server: LiveServer, database_url: str, workers: list[Worker], captures: list[tuple[Path, int]]
 ) -> ScaleOutResult:
@@ -132,29 +151,25 @@ def run_scale_out(
     login(admin, "admin", ADMIN_PASSWORD)
     assert admin.get("/api/health").json()["worker"] == "external"
     user = register_and_approve(server, admin, "scaleout")
-    expected: dict[str, int] = {}
-    for path, packets in captures:
-        r = upload(user, path)
-        assert r.status_code in (200, 201, 202), r.text
-        expected[r.json()["task_id"]] = packets
 
-    # The victim's first task: wait until its engine process reports progress, then kill everything of it.
+    # The victim's first task: as soon as its engine process reports progress, kill everything of it. The
+    # watch starts before the uploads: the victim starts analysing while later captures are still uploading,
+    # and an analysis can end before the uploads do.
     victim = workers[0]
     victim_id = ids[victim.name]
-    deadline = time.monotonic() + 120
-    victim_task = None
-    while victim_task is None:
-        assert time.monotonic() < deadline, f"{victim.name} never ran a task:\n{victim.log()[-3000:]}"
-        rows = _query(
-            database_url,
-            "SELECT t.task_id FROM tasks t JOIN progress_snapshots p ON p.task_id = t.task_id "
-            f"WHERE t.status = 'processing' AND t.worker_id = '{victim_id}' AND p.phase = 'reading' LIMIT 1",
-        )
-        victim_task = rows[0]["task_id"] if rows else None
-        if victim_task is None:
-            time.sleep(0.05)
-    killed_at = datetime.now(UTC)
-    victim.kill()
+    kill: dict[str, Any] = {}
+    watch = threading.Thread(target=_kill_when_analysing, args=(database_url, victim, victim_id, kill))
+    watch.start()
+    expected: dict[str, int] = {}
+    try:
+        for path, packets in captures:
+            r = upload(user, path)
+            assert r.status_code in (200, 201, 202), r.text
+            expected[r.json()["task_id"]] = packets
+    finally:
+        watch.join()
+    assert "task" in kill, f"{victim.name} never ran a task:\n{victim.log()[-3000:]}"
+    victim_task, killed_at = kill["task"], kill["at"]
     status = user.get(f"/api/status/{victim_task}").json()
     assert status["status"] == "processing", status  # the kill interrupted it
 
