@@ -32,6 +32,7 @@ from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
 from pcap_analyzer.decode.ipv4 import decode_ipv4
 from pcap_analyzer.decode.ipv6 import decode_ipv6
 from pcap_analyzer.decode.link import decode_link
+from pcap_analyzer.decode.packets import FRAG_MORE
 from pcap_analyzer.decode.tcp import (
     TCP_ACK,
     TCP_DSTPORT,
@@ -52,6 +53,7 @@ IPPROTO_UDP = 17  # RFC 768
 IPPROTO_ICMPV6 = 58  # RFC 4443
 MAX_TUNNELS = 4  # tunnels within tunnels decoded (GRE in VXLAN in ...); deeper ones are analysed as they are
 PORTS_SIZE = 4  # source + destination port: what flows need even when the rest of the header is cut
+MAX_INNER_DATAGRAM = 65535 + 40  # an IPv6 header and the largest payload its length field can give
 
 
 @kernel
@@ -159,7 +161,9 @@ def decode_packets(
             l3c[i] = inner
             l3 = inner
             p = q
-            wire_end = dend
+            # A first fragment of the outer datagram holds only the start of the inner packet: the inner
+            # header's own length stands (tshark reassembles the fragments and counts the whole segment).
+            wire_end = q + MAX_INNER_DATAGRAM if fb & FRAG_MORE else dend
         ip_proto[i] = proto
         ip_len[i] = length
         ttl[i] = hl

@@ -13,7 +13,7 @@ import pytest
 from scapy.contrib.geneve import GENEVE
 from scapy.contrib.gtp import GTP_U_Header
 from scapy.contrib.mpls import MPLS
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import GRE, Dot1AD, Dot1Q, Ether
 from scapy.layers.ppp import PPP, PPPoE
@@ -154,6 +154,7 @@ def _tshark_counts(path: Path) -> dict[str, int]:
         "syn": count("tcp.flags.syn == 1 && tcp.flags.ack == 0"),
         "retransmissions": count("tcp.analysis.retransmission"),
         "duplicate_acks": count("tcp.analysis.duplicate_ack"),
+        "lost_segments": count("tcp.analysis.lost_segment"),
         "dns_queries": count("dns.flags.response == 0"),
     }
 
@@ -169,6 +170,7 @@ def test_encapsulated_capture_analysed_as_tshark(tmp_path: Path, name: str) -> N
         "syn": r.tcp.syn,
         "retransmissions": r.tcp.retransmissions,
         "duplicate_acks": r.tcp.duplicate_acks,
+        "lost_segments": r.tcp.lost_segments,
         "dns_queries": r.dns.queries,
     }
     assert got == want
@@ -178,6 +180,43 @@ def test_encapsulated_capture_analysed_as_tshark(tmp_path: Path, name: str) -> N
     assert not [
         c for c in r.connections if c.client.startswith("192.0.2.") or c.client.startswith("2001:db8:ffff")
     ]
+
+
+def _bulk_transfer(segments: int, size: int) -> list[Packet]:
+    """A TCP connection that sends `segments` full segments of `size` bytes, each acknowledged, no loss."""
+    c, s = IP(src="10.0.0.1", dst="10.0.0.2"), IP(src="10.0.0.2", dst="10.0.0.1")
+    out = [
+        c / TCP(sport=40000, dport=80, flags="S", seq=1000),
+        s / TCP(sport=80, dport=40000, flags="SA", seq=5000, ack=1001),
+    ]
+    out.append(c / TCP(sport=40000, dport=80, flags="A", seq=1001, ack=5001))
+    for k in range(segments):
+        seq = 1001 + k * size
+        out.append(c / TCP(sport=40000, dport=80, flags="PA", seq=seq, ack=5001) / Raw(bytes(size)))
+        out.append(s / TCP(sport=80, dport=40000, flags="A", seq=5001, ack=seq + size))
+    return out
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tunnel_in_fragmented_outer_datagrams_counts_whole_inner_segments(tmp_path: Path) -> None:
+    """GTP-U whose outer UDP datagrams are cut into IP fragments (as on a path with a small MTU): the first
+    fragment holds the inner IP/TCP headers, later fragments the rest. Like tshark, which reassembles, the
+    inner segment counts at its full length, so no segment looks lost (none was, by construction)."""
+    path = tmp_path / "gtpu_fragmented.pcap"
+    frames = []
+    for k, inner in enumerate(_bulk_transfer(segments=20, size=1400)):
+        outer = OUTER4 / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=9) / inner
+        for piece in fragment(IP(bytes(outer)), fragsize=1024):
+            f = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / piece
+            f.time = 1_700_000_000 + k * 0.001
+            frames.append(f)
+    assert len(frames) > 50  # the data segments were fragmented
+    wrpcap(str(path), frames)
+    want = _tshark_counts(path)
+    r = analyze(path)
+    assert want["conversations"] == 1 and want["lost_segments"] == 0 and want["retransmissions"] == 0
+    assert (r.tcp.conversations, r.tcp.lost_segments, r.tcp.retransmissions) == (1, 0, 0)
+    assert r.tcp.payload_bytes == 20 * 1400
 
 
 def _nflog(p: Packet) -> bytes:
