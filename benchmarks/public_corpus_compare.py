@@ -4,7 +4,8 @@ Usage: python benchmarks/public_corpus_compare.py [--corpus DIR] [--json OUT]
 
 A file agrees on a kind when every count of that kind is within max(2, 1 %) of tshark's (durations within
 1e-5 s). Kinds: duration (capture.duration_s), tcp (streams, SYN, SYN/ACK, RST and the tcp.analysis flags),
-dns (queries, responses). Prints, per kind, how many files agree, and the whole-file agreement.
+dns (queries, responses). Prints, per kind, how many files agree, the whole-file agreement, and per figure
+how many checks (where either side is non-zero) disagree.
 """
 
 from __future__ import annotations
@@ -44,16 +45,32 @@ def _dig(d: dict, path: tuple[str, ...]) -> int:
     return d  # type: ignore[return-value]
 
 
-def check(path: Path, facts: dict) -> dict[str, bool]:
-    """Agreement per kind of check for one capture."""
+def checks(path: Path, facts: dict) -> dict[str, tuple[float, float]]:
+    """Every compared figure of one capture: name -> (ours, tshark's)."""
     r = analyze(path)
+    out: dict[str, tuple[float, float]] = {}
     dur = facts["file"]["duration_s"]
-    return {
-        "duration": dur is None or abs(r.capture.duration_s - dur) <= 1e-5,
-        "tcp": all(_close(getattr(r.tcp, ours), _dig(facts["tcp"], p)) for ours, p in TCP.items()),
-        "dns": _close(r.dns.queries, facts["dns"]["queries"])
-        and _close(r.dns.responses, facts["dns"]["responses"]),
-    }
+    if dur is not None:
+        out["duration"] = (r.capture.duration_s, dur)
+    for ours, p in TCP.items():
+        out[f"tcp.{ours}"] = (getattr(r.tcp, ours), _dig(facts["tcp"], p))
+    out["dns.queries"] = (r.dns.queries, facts["dns"]["queries"])
+    out["dns.responses"] = (r.dns.responses, facts["dns"]["responses"])
+    return out
+
+
+def agrees(name: str, ours: float, theirs: float) -> bool:
+    if name == "duration":
+        return abs(ours - theirs) <= 1e-5
+    return _close(ours, theirs)
+
+
+def kinds(figures: dict[str, tuple[float, float]]) -> dict[str, bool]:
+    """Agreement per kind of check (duration, tcp, dns) for one capture."""
+    out = {"duration": True, "tcp": True, "dns": True}
+    for name, (ours, theirs) in figures.items():
+        out[name.split(".")[0]] &= agrees(name, ours, theirs)
+    return out
 
 
 def main() -> None:
@@ -62,10 +79,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     oracle = json.loads((args.corpus / "oracle.json").read_text())["captures"]
+    figures: dict[str, dict[str, tuple[float, float]]] = {}
     results = {}
     for name, facts in sorted(oracle.items()):
         try:
-            results[name] = check(args.corpus / name, facts)
+            figures[name] = checks(args.corpus / name, facts)
+            results[name] = kinds(figures[name])
         except Exception as e:  # a crash is a disagreement on every kind
             print(f"{name}: {type(e).__name__}: {e}", file=sys.stderr)
             results[name] = {"duration": False, "tcp": False, "dns": False}
@@ -73,8 +92,26 @@ def main() -> None:
     for kind in ("duration", "tcp", "dns"):
         print(f"{kind:10s} {sum(r[kind] for r in results.values()):4d} of {n} files agree")
     print(f"{'all':10s} {sum(all(r.values()) for r in results.values()):4d} of {n} files agree")
+    # Per figure: checks where either side is non-zero, and how many of them agree.
+    total = agreeing = 0
+    per_field: dict[str, list[int]] = {}
+    for figs in figures.values():
+        for field, (ours, theirs) in figs.items():
+            if not ours and not theirs:
+                continue
+            ok = agrees(field, ours, theirs)
+            counts = per_field.setdefault(field, [0, 0])
+            counts[0] += 1
+            counts[1] += ok
+            total += 1
+            agreeing += ok
+    share = 100 * agreeing / max(total, 1)
+    print(f"checks where either side is non-zero: {agreeing} of {total} agree ({share:.2f} %)")
+    for field, (seen, ok) in sorted(per_field.items(), key=lambda kv: kv[1][1] - kv[1][0]):
+        if seen != ok:
+            print(f"  {field:28s} {seen - ok:4d} of {seen:4d} disagree")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({"files": results, "figures": figures}, indent=1))
 
 
 if __name__ == "__main__":

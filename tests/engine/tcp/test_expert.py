@@ -65,6 +65,45 @@ def test_lost_segment(tmp_path: Path) -> None:
     assert rep.count(A.LOST_SEGMENT) == 1
 
 
+def test_acked_unseen_segment_flagged_once_per_gap(tmp_path: Path) -> None:
+    """Keep-alive request/response exchanges with one response missing from the capture: the client's ACKs
+    around the gap are flagged (frame by frame as tshark), the later exchanges, whose data was captured,
+    are not: the flag does not repeat on every later ACK."""
+    c = Conv()
+    c.handshake()
+    t, cs, ss = 30.0, 1, 1
+    for k in range(8):
+        c.c(t, ACK | PSH, cs, ss, length=100)
+        cs += 100
+        if k != 2:  # the third response was not captured
+            c.s(t + 5, ACK | PSH, ss, cs, length=300)
+        ss += 300
+        c.c(t + 10, ACK, cs, ss)
+        t += 20
+    res, rep = run(c, tmp_path)
+    flagged = [f for f in range(1, len(c.pkts) + 1) if has(res, f, A.ACK_LOST_SEGMENT)]
+    third_ack, fourth_ack = 3 + 3 * 2 + 2, 3 + 3 * 2 + 2 + 3  # frames of the 3rd and 4th exchange's ACK
+    assert flagged and min(flagged) == third_ack and max(flagged) <= fourth_ack
+
+
+def test_acked_unseen_segment_during_an_upload_with_a_hole(tmp_path: Path) -> None:
+    """An upload whose segments were captured only in part (the capture lost some): the receiver's ACKs
+    run ahead of the captured data; each hole is flagged once, not on every ACK."""
+    c = Conv()
+    c.handshake()
+    t, seq = 30.0, 1
+    for k in range(12):
+        if k not in (3, 4, 8):  # segments the capture missed
+            c.c(t, ACK, seq, 1, length=1000)
+        seq += 1000
+        c.s(t + 2, ACK, 1, seq)
+        t += 5
+    res, rep = run(c, tmp_path)
+    # Two holes (segments 3-4 and 8), each flagged when first ACKed and once more when data beyond it shows
+    # up; never on the other ACKs.
+    assert 2 <= rep.count(A.ACK_LOST_SEGMENT) <= 4
+
+
 def test_fast_retransmission_after_three_dup_acks(tmp_path: Path) -> None:
     c = Conv()
     c.handshake()
