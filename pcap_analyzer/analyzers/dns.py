@@ -11,11 +11,16 @@ from pcap_analyzer.analyzers import dns_kernel as k
 from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_place
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.report.model import DnsQueryInfo, DnsServer, DnsSummary, Stats
+from pcap_analyzer.decode.dns import LLMNR_PORT, MDNS_PORT
+from pcap_analyzer.decode.packets import PacketTable
+from pcap_analyzer.report.model import DnsMessageCounts, DnsQueryInfo, DnsServer, DnsSummary, Stats
 
 # Response times kept per server (8 KB each, up to max_servers), evenly thinned beyond: enough for a median
 # and a p95 per server.
 _SERVER_SAMPLES = 1024
+# DNS-format protocols counted apart (DnsSummary.by_protocol): unicast DNS over UDP and over TCP, multicast
+# DNS (RFC 6762) and LLMNR (RFC 4795), by port.
+PROTOCOLS = ("dns", "dns_tcp", "mdns", "llmnr")
 
 HIST_EDGES_MS = (
     0.0,
@@ -76,6 +81,7 @@ class DnsAnalyzer:
         self.queries = self.responses = self.unanswered = 0
         self.retransmitted_queries = self.retransmitted_responses = self.unsolicited = 0
         self._rcodes = np.zeros(16, np.int64)
+        self._by_protocol = np.zeros((len(PROTOCOLS), 2), np.int64)  # (protocol, QR bit) -> messages
         self._counts = np.zeros(4, np.int64)  # dns_kernel.C_*
         self._slots = np.full(64, k.EMPTY, np.int64)
         self._keys = np.zeros((0, k.N_KEY), np.uint64)
@@ -108,6 +114,7 @@ class DnsAnalyzer:
         m = idx.size
         if m == 0:
             return
+        self._count_protocols(p, idx)
         self._ensure(self.open_transactions + m)
         kind = np.empty(m, np.int8)
         row = np.empty(m, np.int64)
@@ -145,6 +152,14 @@ class DnsAnalyzer:
             self._add_slowest(q)
         if self.open_transactions > self.max_open:
             self._purge()
+
+    def _count_protocols(self, p: PacketTable, idx: npt.NDArray[np.int64]) -> None:
+        sport, dport = p.sport[idx], p.dport[idx]
+        proto = np.where(p.ip_proto[idx] == 6, 1, 0)
+        proto = np.where((sport == MDNS_PORT) | (dport == MDNS_PORT), 2, proto)
+        proto = np.where((sport == LLMNR_PORT) | (dport == LLMNR_PORT), 3, proto)
+        qr = (p.dns_flags[idx] >> 15).astype(np.int64)
+        self._by_protocol += np.bincount(proto * 2 + qr, minlength=2 * len(PROTOCOLS)).reshape(-1, 2)
 
     def _ensure(self, rows: int) -> None:
         """Room for `rows` transactions, with the slot table at most half full."""
@@ -313,6 +328,11 @@ class DnsAnalyzer:
             unsolicited_responses=self.unsolicited,
             response_time_ms=self._times.stats() if self._times.count else Stats(),
             rcodes=dict(sorted(rcodes.items())),
+            by_protocol={
+                name: DnsMessageCounts(queries=int(q), responses=int(r))
+                for name, (q, r) in zip(PROTOCOLS, self._by_protocol.tolist(), strict=True)
+                if q or r
+            },
             histogram_ms=hist,
             servers=servers[:20],
             unanswered_queries=sorted(self._unanswered_list, key=lambda q: q.frame),

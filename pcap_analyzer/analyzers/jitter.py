@@ -13,7 +13,7 @@ from pcap_analyzer.report.model import Stats, UdpStream
 
 RTP_8KHZ_PAYLOAD_TYPES = frozenset(K.RTP_8KHZ)
 _UDP = 17
-_DNS_PORTS = (53, 5353)
+_DNS_PORTS = (53, 5353, 5355)
 _UNSEEN, _UNTRACKED = -1, -2
 
 

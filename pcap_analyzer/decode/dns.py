@@ -24,6 +24,7 @@ QUESTION_TAIL = Header("dns.qry", ("type", 2), ("class", 2))  # follows the QNAM
 
 DNS_PORT = 53  # RFC 1035
 MDNS_PORT = 5353  # RFC 6762
+LLMNR_PORT = 5355  # RFC 4795 (DNS message format)
 TCP_LENGTH_PREFIX = 2  # DNS over TCP: 2-byte message length first (RFC 1035 4.2.2)
 LABEL_POINTER = 0xC0  # compression pointer marker (RFC 1035 4.1.4)
 MAX_NAME_LENGTH = 255  # RFC 1035 2.3.4

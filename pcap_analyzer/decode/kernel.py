@@ -26,7 +26,7 @@ from pcap_analyzer.decode.codes import (
     OTHER_L4,
     TRUNCATED_L4,
 )
-from pcap_analyzer.decode.dns import DNS_PORT, MDNS_PORT, TCP_LENGTH_PREFIX, decode_dns
+from pcap_analyzer.decode.dns import DNS_LEN, DNS_PORT, LLMNR_PORT, MDNS_PORT, TCP_LENGTH_PREFIX, decode_dns
 from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
 from pcap_analyzer.decode.ipv4 import decode_ipv4
@@ -63,7 +63,30 @@ def _may_tunnel(proto: int) -> bool:
 
 @kernel
 def _is_dns_port(sport: int, dport: int) -> bool:
-    return sport == DNS_PORT or dport == DNS_PORT or sport == MDNS_PORT or dport == MDNS_PORT
+    return (
+        sport == DNS_PORT
+        or dport == DNS_PORT
+        or sport == MDNS_PORT
+        or dport == MDNS_PORT
+        or sport == LLMNR_PORT
+        or dport == LLMNR_PORT
+    )
+
+
+@kernel
+def _starts_tcp_dns_message(buf: np.ndarray, p: int, end: int, segment_len: int) -> bool:
+    """Whether a TCP segment's payload at buf[p] starts a DNS message (RFC 1035 4.2.2: a 2-byte length,
+    then the message). A segment in the middle of a long message, or a non-DNS stream on port 53, is not
+    one: the length must be a whole message that fits the segment, or one that continues in later segments
+    and holds exactly one question (as every standard query and its answer do)."""
+    if p + TCP_LENGTH_PREFIX + DNS_LEN > end:
+        return False
+    length = be16(buf, p)
+    if length < DNS_LEN:
+        return False
+    if length + TCP_LENGTH_PREFIX <= segment_len:
+        return True
+    return be16(buf, p + TCP_LENGTH_PREFIX + 4) == 1  # QDCOUNT
 
 
 @kernel
@@ -213,7 +236,9 @@ def decode_packets(
                     sack_left,
                     sack_right,
                 )
-            if _is_dns_port(sport[i], dport[i]) and ip_payload - hlen >= TCP_LENGTH_PREFIX + 12:
+            if _is_dns_port(sport[i], dport[i]) and _starts_tcp_dns_message(
+                buf, l4 + hlen, end, ip_payload - hlen
+            ):
                 decode_dns(
                     buf,
                     l4 + hlen + TCP_LENGTH_PREFIX,

@@ -144,6 +144,13 @@ class DnsQueryInfo(_Model):
     response_time_ms: float | None = None
 
 
+class DnsMessageCounts(_Model):
+    """DNS-format messages of one protocol, by the QR bit (as tshark's dns.flags.response)."""
+
+    queries: int = 0
+    responses: int = 0
+
+
 class DnsSummary(_Model):
     queries: int = 0
     responses: int = 0
@@ -154,6 +161,8 @@ class DnsSummary(_Model):
     unsolicited_responses: int = 0
     response_time_ms: Stats = Field(default_factory=Stats)
     rcodes: dict[str, int] = Field(default_factory=dict)  # rcode name (NOERROR, NXDOMAIN, ...) -> responses
+    # Messages per protocol: "dns" (UDP), "dns_tcp", "mdns" (5353), "llmnr" (5355); only those seen.
+    by_protocol: dict[str, DnsMessageCounts] = Field(default_factory=dict)
     histogram_ms: list[tuple[float, float, int]] = Field(default_factory=list)  # (lo, hi, count)
     servers: list[DnsServer] = Field(default_factory=list)  # slowest first
     unanswered_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped, see `limits`
