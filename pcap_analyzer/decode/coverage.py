@@ -19,6 +19,11 @@ from pcap_analyzer.decode.packets import PacketTable, Undecoded
 # EtherTypes met on real links (IEEE registry), named as Wireshark does.
 ETHERTYPE_NAMES: dict[int, str] = {
     0x0000: "802.3/LLC",  # a length, not an EtherType: LLC/SNAP follows (STP, CDP, ...)
+    # pseudo EtherTypes below 0x0600 for 802.11 frames with no IP to analyse (pcap_analyzer.decode.link)
+    0x0001: "802.11 management",
+    0x0002: "802.11 control",
+    0x0003: "802.11 encrypted data",
+    0x0004: "802.11 null data",
     0x0806: "ARP",
     0x8035: "RARP",
     0x809B: "AppleTalk",

@@ -1,4 +1,5 @@
-"""Link layers: Ethernet + VLAN stacks, Linux SLL/SLL2, BSD null/loop, raw IP; finds the network layer."""
+"""Link layers: Ethernet + VLAN stacks and LLC/SNAP, Linux SLL/SLL2, BSD null/loop, raw IP, NFLOG, FDDI, Cisco
+HDLC, IEEE 802.11 (bare, radiotap, PPI); finds the network layer."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_NFLOG = 239
 LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_FDDI = 10
+LINKTYPE_C_HDLC = 104  # Cisco HDLC: address, control, then an EtherType
+LINKTYPE_IEEE802_11 = 105
+LINKTYPE_IEEE802_11_RADIOTAP = 127
+LINKTYPE_PPI = 192
 
 # EtherTypes (IEEE 802 numbers)
 ETHERTYPE_IP = 0x0800  # RFC 894
@@ -63,6 +69,30 @@ NFLOG_HDR_LEN = 4  # family, version, resource id (big-endian)
 NFLOG_TLV_LEN = 4  # length, type (host byte order)
 NFULA_PAYLOAD = 9
 NLA_TYPE_MASK = 0x3FFF  # without the netlink nested / byte-order flags
+
+# IEEE 802.2 LLC with a SNAP header: DSAP 0xAA, SSAP 0xAA, control 0x03 (UI), 3-byte OUI, EtherType
+LLC_SNAP_SAP = 0xAA
+LLC_UI = 0x03
+LLC_SNAP_LEN = 8
+FDDI_LEN = 13  # frame control, destination, source
+C_HDLC_LEN = 4  # address, control, protocol (an EtherType)
+# IEEE 802.11 MAC header (802.11-2020 9.2): frame control, duration, three addresses, sequence control;
+# a fourth address in WDS frames (To DS and From DS), QoS control in QoS data, HT control when Order is set.
+WLAN_LEN = 24
+WLAN_ADDR4_LEN = 6
+WLAN_QOS_LEN = 2
+WLAN_HT_LEN = 4
+WLAN_TYPE_DATA = 2
+WLAN_FLAG_TO_FROM_DS = 0x03
+WLAN_FLAG_PROTECTED = 0x40
+WLAN_FLAG_ORDER = 0x80
+RADIOTAP_MIN = 8  # version, pad, length (little-endian), present flags
+PPI_MIN = 8  # version, flags, length (little-endian), link type (little-endian, 4 bytes)
+# What 802.11 decoding stopped at, reported as pseudo EtherTypes below 0x0600 (real EtherTypes never are):
+WLAN_MANAGEMENT = 0x0001
+WLAN_CONTROL = 0x0002
+WLAN_PROTECTED = 0x0003  # encrypted data frames
+WLAN_NO_DATA = 0x0004  # null / QoS null data frames (no payload)
 
 ETH = Header("eth", ("dst", 6), ("src", 6), ("type", 2))
 VLAN = Header("vlan", ("tci", 2), ("etype", 2))  # 802.1Q tag after the TPID; id = tci & 0x0FFF
@@ -154,10 +184,63 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
         if ppp == PPP_IPV6:
             return L3_IPV6, p, vlan, OK, ETHERTYPE_IPV6
         return L3_OTHER, p, vlan, NON_IP, etype
-    if etype < ETHERTYPE_MIN:
-        return L3_OTHER, p, vlan, NON_IP, 0
+    if etype < ETHERTYPE_MIN:  # an 802.3 length: an LLC header follows, with SNAP it names an EtherType
+        snap = _llc_snap(buf, p, end)
+        if snap < ETHERTYPE_MIN:
+            return L3_OTHER, p, vlan, NON_IP, 0
+        return _after_snap(buf, p + LLC_SNAP_LEN, end, snap, vlan)
     l3 = _ethertype_l3(etype)
     return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
+
+
+@kernel
+def _llc_snap(buf: np.ndarray, p: int, end: int) -> int:
+    """The EtherType of an LLC/SNAP header at buf[p], or 0 when there is none (plain LLC, cut)."""
+    if p + LLC_SNAP_LEN > end:
+        return 0
+    if buf[p] != LLC_SNAP_SAP or buf[p + 1] != LLC_SNAP_SAP or buf[p + 2] != LLC_UI:
+        return 0
+    return be16(buf, p + 6)
+
+
+@kernel
+def _after_snap(buf: np.ndarray, p: int, end: int, etype: int, vlan: int) -> tuple[int, int, int, int, int]:
+    """The network layer after an LLC/SNAP header (no further VLAN, MPLS or PPPoE walk)."""
+    l3 = _ethertype_l3(etype)
+    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
+
+
+@kernel
+def _wlan(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int]:
+    """An IEEE 802.11 frame at buf[p]: data frames that are not encrypted reach their LLC/SNAP payload;
+    management, control, null-data and protected frames stop with a pseudo EtherType saying which."""
+    if p + 2 > end:
+        return L3_NONE, p, 0, TRUNCATED_LINK, 0
+    fc0 = np.int64(buf[p])
+    flags = np.int64(buf[p + 1])
+    ftype = (fc0 >> 2) & 0x3
+    subtype = (fc0 >> 4) & 0xF
+    if ftype == 0:
+        return L3_OTHER, p, 0, NON_IP, WLAN_MANAGEMENT
+    if ftype != WLAN_TYPE_DATA:  # control frames (ACK, RTS, CTS, ...) are shorter than a data header
+        return L3_OTHER, p, 0, NON_IP, WLAN_CONTROL
+    if p + WLAN_LEN > end:
+        return L3_NONE, p, 0, TRUNCATED_LINK, 0
+    if subtype & 0x4:  # null data / QoS null: no payload
+        return L3_OTHER, p, 0, NON_IP, WLAN_NO_DATA
+    if flags & WLAN_FLAG_PROTECTED:
+        return L3_OTHER, p, 0, NON_IP, WLAN_PROTECTED
+    q = p + WLAN_LEN
+    if (flags & WLAN_FLAG_TO_FROM_DS) == WLAN_FLAG_TO_FROM_DS:
+        q += WLAN_ADDR4_LEN
+    if subtype & 0x8:  # QoS data
+        q += WLAN_QOS_LEN
+        if flags & WLAN_FLAG_ORDER:
+            q += WLAN_HT_LEN
+    snap = _llc_snap(buf, q, end)
+    if snap < ETHERTYPE_MIN:
+        return L3_OTHER, q, 0, NON_IP if q + LLC_SNAP_LEN <= end else TRUNCATED_LINK, 0
+    return _after_snap(buf, q + LLC_SNAP_LEN, end, snap, 0)
 
 
 @kernel
@@ -234,4 +317,33 @@ def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[i
         return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP, 0
     if linktype == LINKTYPE_NFLOG:
         return _nflog(buf, start, end)
+    if linktype == LINKTYPE_IEEE802_11:
+        return _wlan(buf, start, end)
+    if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        if start + RADIOTAP_MIN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        return _wlan(buf, start + (np.int64(buf[start + 2]) | (np.int64(buf[start + 3]) << 8)), end)
+    if linktype == LINKTYPE_PPI:
+        if start + PPI_MIN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        inner = le32(buf, start + 4)
+        p = start + (np.int64(buf[start + 2]) | (np.int64(buf[start + 3]) << 8))
+        if inner == LINKTYPE_IEEE802_11:
+            return _wlan(buf, p, end)
+        if inner == LINKTYPE_ETHERNET:
+            if p + ETH_LEN > end:
+                return L3_NONE, p, 0, TRUNCATED_LINK, 0
+            return after_ethertype(buf, p + ETH_LEN, end, be16(buf, p + ETH_TYPE))
+        return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0
+    if linktype == LINKTYPE_FDDI:
+        if start + FDDI_LEN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        snap = _llc_snap(buf, start + FDDI_LEN, end)
+        if snap < ETHERTYPE_MIN:
+            return L3_OTHER, start + FDDI_LEN, 0, NON_IP, 0
+        return _after_snap(buf, start + FDDI_LEN + LLC_SNAP_LEN, end, snap, 0)
+    if linktype == LINKTYPE_C_HDLC:
+        if start + C_HDLC_LEN > end:
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        return after_ethertype(buf, start + C_HDLC_LEN, end, be16(buf, start + 2))
     return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0

@@ -72,13 +72,13 @@ def test_a_capture_mostly_not_analysed_does_not_score_100(tmp_path: Path) -> Non
     assert r.capture.not_analysed_packets == 150
     finding = next(f for f in r.findings if f.id == "capture.not_analysed")
     assert finding.severity == "warning"
-    assert "100% IEEE802_11_RADIOTAP (link type not decoded)" in finding.title
+    assert "100% 802.11 encrypted data (not IP)" in finding.title
     assert r.health.score is not None and r.health.score <= 50
     assert [x.code for x in r.health.reasons] == ["capture.not_analysed"]
     page = render_html(r)
     assert "Packets not analysed (150 of 150)" in page
     assert (
-        "<td>IEEE802_11_RADIOTAP</td><td>IEEE802_11_RADIOTAP</td><td>unsupported_linktype</td><td>150</td>"
+        "<td>IEEE802_11_RADIOTAP</td><td>802.11 encrypted data</td><td>non_ip</td><td>150</td>"
         in page
     )
 

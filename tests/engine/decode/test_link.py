@@ -107,7 +107,7 @@ def test_arp_and_unknown_ethertype_are_non_ip() -> None:
 
 
 def test_unsupported_linktype() -> None:
-    t = decode([bytes(IP4)], linktype=105)  # IEEE 802.11
+    t = decode([bytes(IP4)], linktype=6)  # IEEE 802.5 Token Ring
     assert t.undecoded[0] == Undecoded.UNSUPPORTED_LINKTYPE and t.l3[0] == L3.NONE
 
 
