@@ -268,13 +268,16 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                     not_adv = False
                 if L > 0 and r_lastack != 0 and _sdiff((sq + L) & MASK, r_lastack) <= 0:
                     a |= A_SPURIOUS_RETRANSMISSION | A_RETRANSMISSION
+                # tshark takes both time differences as unsigned: a packet stamped before the last ACK or
+                # the highest segment (time going backwards) is far from them, never within the threshold.
                 elif (not_adv and R[D_DUPACKNUM] >= 2 and r_lastack == sq
-                      and t - RW[W_LASTACKTIME] < FAST_RETRANS_NS):
+                      and 0 <= t - RW[W_LASTACKTIME] < FAST_RETRANS_NS):
                     a |= A_FAST_RETRANSMISSION | A_RETRANSMISSION
                 else:
                     thres = S[S_FIRST_RTT] if S[S_FIRST_RTT] != 0 else OOO_DEFAULT_NS
                     extra = 1 if synfin else 0
-                    if not_adv and t - FW[W_NEXTSEQTIME] < thres and nxt != ((sq + L + extra) & MASK):
+                    since = t - FW[W_NEXTSEQTIME]
+                    if not_adv and 0 <= since < thres and nxt != ((sq + L + extra) & MASK):
                         a |= A_OUT_OF_ORDER
                     elif not_adv:
                         a |= A_RETRANSMISSION | A_RTO_RETRANSMISSION

@@ -40,7 +40,8 @@ class TcpChunkResult:
         analysis: uint32 TcpAnalysis bits.
         ack_rtt_ns: int64, `tcp.analysis.ack_rtt` of this ACK in ns, -1 when it has none.
         rto_ns: int64, for retransmissions the time since the original segment (`tcp.analysis.rto`),
-            -1 otherwise.
+            -1 otherwise; negative (as tshark's) when the resend is stamped before the original, such
+            values are left out of the RTO statistics.
         window: int64, the receive window with window scaling applied (`tcp.window_size`), -1 when unknown.
         rel_seq: uint32, sequence number relative to the direction's ISN (`tcp.seq`).
     """

@@ -28,7 +28,7 @@ def run(conv: Conv, tmp_path: Path) -> tuple[TcpChunkResult, TcpReport]:
         assert bad.size == 0, f"frames {bad + 1}: ours {ours[bad]} tshark {ref['bits'][bad]}"
         rtt = np.where(res.ack_rtt_ns >= 0, res.ack_rtt_ns / 1e9, np.nan)
         np.testing.assert_allclose(rtt, ref["ack_rtt"], atol=2e-9)
-        rto = np.where(res.rto_ns >= 0, res.rto_ns / 1e9, np.nan)
+        rto = np.where(res.rto_ns != -1, res.rto_ns / 1e9, np.nan)  # negative when time went backwards
         np.testing.assert_allclose(rto, ref["rto"], atol=2e-9)
         np.testing.assert_array_equal(res.window, ref["window"])
         irtt = ref["irtt"][~np.isnan(ref["irtt"])]
@@ -102,6 +102,24 @@ def test_acked_unseen_segment_during_an_upload_with_a_hole(tmp_path: Path) -> No
     # Two holes (segments 3-4 and 8), each flagged when first ACKed and once more when data beyond it shows
     # up; never on the other ACKs.
     assert 2 <= rep.count(A.ACK_LOST_SEGMENT) <= 4
+
+
+def test_time_going_backwards_is_no_out_of_order_or_fast_retransmission(tmp_path: Path) -> None:
+    """tshark measures the time since the highest segment and since the last ACK as unsigned: a segment
+    stamped earlier than those (clock step, merged captures) is far from them, so it is a plain
+    retransmission, not out-of-order or fast (frame by frame as tshark in run())."""
+    c = Conv()
+    c.handshake()
+    c.c(30, ACK, 1, 1, length=100)
+    c.c(31, ACK, 101, 1, length=100)
+    for k in range(3):
+        c.s(40 + k, ACK, 1, 101)  # three duplicate ACKs: 101..200 is missing at the receiver
+    resent = c.c(25, ACK, 101, 1, length=100)  # the resend, stamped before them
+    older = c.c(20, ACK, 1, 1, length=50)  # a segment that does not advance, also stamped earlier
+    res, _ = run(c, tmp_path)
+    for frame in (resent, older):
+        assert has(res, frame, A.RETRANSMISSION)
+        assert not has(res, frame, A.OUT_OF_ORDER) and not has(res, frame, A.FAST_RETRANSMISSION)
 
 
 def test_fast_retransmission_after_three_dup_acks(tmp_path: Path) -> None:
