@@ -1,0 +1,172 @@
+"""One TLS connection's handshake, followed record by record from its reassembled TCP payload.
+
+Each direction's bytes are put back in sequence order (retransmitted bytes dropped, early segments held
+until the gap fills), cut into records, and handshake messages are reassembled across records. A record
+(and a message) is dated by the frame that completes it, as tshark does. Following stops when the handshake
+is done, when the bytes stop looking like TLS, or after MAX_BYTES per direction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pcap_analyzer.analyzers import tls_wire as w
+
+MAX_BYTES = 256 * 1024  # per direction: a handshake longer than this is not followed further
+MAX_HELD = 64  # out-of-order segments held per direction
+_MOD = 1 << 32
+_HALF = 1 << 31
+
+
+@dataclass(slots=True)
+class Counts:
+    """Capture-wide message counts, shared by every connection."""
+
+    client_hellos: int = 0
+    server_hellos: int = 0
+    server_names: Counter[str] = field(default_factory=Counter)
+    alpn_offered: Counter[str] = field(default_factory=Counter)
+    alpn_selected: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class Side:
+    next_seq: int | None = None
+    records: bytearray = field(default_factory=bytearray)  # from a record boundary, not yet complete
+    messages: bytearray = field(default_factory=bytearray)  # handshake bytes not yet a whole message
+    held: dict[int, bytes] = field(default_factory=dict)  # early segments by sequence number
+    taken: int = 0
+    ccs: bool = False  # sent a ChangeCipherSpec: its later records are encrypted (up to TLS 1.2)
+    first_app_ns: int | None = None  # first application-data record after the ServerHello
+    fin: bool = False
+
+
+@dataclass(slots=True)
+class TlsConnection:
+    """Handshake facts of one TCP stream; `client_dir` is the FlowAssignment direction of the client."""
+
+    stream: int
+    client_dir: int
+    addrs: tuple[int, int, int, int, int, int]  # client hi, lo, port, server hi, lo, port
+    ch_ns: int | None = None
+    ch_frame: int = 0
+    sh_ns: int | None = None
+    sh_frame: int | None = None
+    done_ns: int | None = None
+    version: int | None = None
+    server_name: str | None = None
+    alpn_offered: list[str] = field(default_factory=list)
+    alpn_selected: str | None = None
+    alert: str | None = None  # first fatal alert before the handshake was done
+    alert_frame: int | None = None
+    alert_from_client: bool = False
+    broken: bool = False  # stopped following: not TLS, data missing from the capture, or too long
+    sides: tuple[Side, Side] = field(default_factory=lambda: (Side(), Side()))
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more to learn: done, not TLS any more, reset or closed both ways."""
+        return self.done_ns is not None or self.broken or (self.sides[0].fin and self.sides[1].fin)
+
+    def feed(self, direction: int, seq: int, payload: bytes, frame: int, ts: int, counts: Counts) -> None:
+        """Add one segment's payload (sequence number `seq`) sent in `direction`."""
+        side = self.sides[direction]
+        if side.next_seq is None:
+            side.next_seq = seq
+        ahead = (seq - side.next_seq) % _MOD
+        if ahead and ahead < _HALF:  # a gap: hold the segment until the missing bytes come
+            if len(side.held) < MAX_HELD:
+                side.held.setdefault(seq, payload)
+            return
+        self._append(side, seq, payload)
+        while side.held:
+            ready = [s for s in side.held if (s - side.next_seq) % _MOD >= _HALF or s == side.next_seq]
+            if not ready:
+                break
+            for s in ready:
+                self._append(side, s, side.held.pop(s))
+        try:
+            self._records(direction, side, frame, ts, counts)
+        except w.Malformed:
+            self.broken = True
+
+    def _append(self, side: Side, seq: int, payload: bytes) -> None:
+        assert side.next_seq is not None
+        skip = (side.next_seq - seq) % _MOD  # bytes already received (a retransmission overlaps them)
+        if skip >= len(payload):
+            return
+        side.records += payload[skip:]
+        side.next_seq = (seq + len(payload)) % _MOD
+        side.taken += len(payload) - skip
+        if side.taken > MAX_BYTES:
+            self.broken = True
+
+    def _records(self, direction: int, side: Side, frame: int, ts: int, counts: Counts) -> None:
+        buf, at = side.records, 0
+        while len(buf) - at >= w.RECORD_HEADER and not self.finished:
+            ctype, length = w.record_header(buf, at)
+            end = at + w.RECORD_HEADER + length
+            if end > len(buf):
+                break
+            self._record(direction, side, ctype, bytes(buf[at + w.RECORD_HEADER : end]), frame, ts, counts)
+            at = end
+        del buf[:at]
+
+    def _record(self, direction: int, side: Side, ctype: int, body: bytes, frame: int, ts: int,
+                counts: Counts) -> None:  # fmt: skip
+        tls13 = self.version == w.TLS13
+        from_client = direction == self.client_dir
+        if ctype == w.HANDSHAKE and not (side.ccs and not tls13):
+            side.messages += body
+            self._messages(side, from_client, frame, ts, counts)
+        elif ctype == w.CHANGE_CIPHER_SPEC:
+            side.ccs = True
+            if not from_client and self.sh_ns is not None and not tls13:
+                self.done_ns = ts
+        elif ctype == w.ALERT and len(body) == 2 and not (side.ccs and not tls13):
+            name = w.alert_name(body[1])
+            counts.alerts[name] += 1
+            if body[0] == w.ALERT_FATAL and self.alert is None and self.done_ns is None:
+                self.alert, self.alert_frame, self.alert_from_client = name, frame, from_client
+        elif ctype == w.APPLICATION_DATA and tls13 and self.sh_ns is not None:
+            if side.first_app_ns is None:
+                side.first_app_ns = ts
+            other = self.sides[1 - direction].first_app_ns
+            if other is not None:
+                self.done_ns = max(ts, other)
+
+    def _messages(self, side: Side, from_client: bool, frame: int, ts: int, counts: Counts) -> None:
+        buf, at = side.messages, 0
+        while len(buf) - at >= 4:
+            kind, length = buf[at], int.from_bytes(buf[at + 1 : at + 4], "big")
+            if length > w.MAX_RECORD * 4:
+                raise w.Malformed(f"handshake message of {length} bytes")
+            end = at + 4 + length
+            if end > len(buf):
+                break
+            if kind in (w.CLIENT_HELLO, w.SERVER_HELLO):
+                self._hello(kind, bytes(buf[at + 4 : end]), frame, ts, counts)
+            at = end
+        del buf[:at]
+
+    def _hello(self, kind: int, body: bytes, frame: int, ts: int, counts: Counts) -> None:
+        client = kind == w.CLIENT_HELLO
+        if client:
+            counts.client_hellos += 1
+        else:
+            counts.server_hellos += 1
+        hello = w.parse_hello(body, client)
+        if client:
+            if hello.server_name is not None:
+                counts.server_names[hello.server_name] += 1
+            counts.alpn_offered.update(hello.alpn)
+            if self.ch_ns is None:
+                self.ch_ns, self.ch_frame = ts, frame
+                self.server_name, self.alpn_offered = hello.server_name, hello.alpn
+            return
+        counts.alpn_selected.update(hello.alpn[:1])
+        if self.sh_ns is None and self.ch_ns is not None:
+            self.sh_ns, self.sh_frame, self.version = ts, frame, hello.version
+            self.alpn_selected = hello.alpn[0] if hello.alpn else None

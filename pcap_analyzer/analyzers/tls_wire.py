@@ -1,0 +1,148 @@
+"""TLS wire format: record headers, the hello messages' fields we report, alert and version names.
+
+Only what the handshake analysis reads (RFC 8446 and RFC 5246 layouts); anything shorter than its declared
+length raises `Malformed`, which ends the analysis of that connection, never the capture's.
+"""
+
+from __future__ import annotations
+
+import ssl
+import struct
+from dataclasses import dataclass, field
+
+# record content types (RFC 8446 section 5.1)
+CHANGE_CIPHER_SPEC = 20
+ALERT = 21
+HANDSHAKE = 22
+APPLICATION_DATA = 23
+HEARTBEAT = 24  # RFC 6520
+# handshake types (RFC 8446 section 4)
+CLIENT_HELLO = 1
+SERVER_HELLO = 2
+# extensions (IANA TLS ExtensionType Values)
+EXT_SERVER_NAME = 0  # RFC 6066
+EXT_ALPN = 16  # RFC 7301
+EXT_SUPPORTED_VERSIONS = 43  # RFC 8446
+RECORD_HEADER = 5
+MAX_RECORD = (1 << 14) + 2048  # TLSCiphertext limit (RFC 5246 section 6.2.3)
+ALERT_FATAL = 2
+TLS13 = 0x0304
+
+VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
+
+# Alert descriptions: the standard library's (OpenSSL's) names, plus the IANA "TLS Alerts" registry entries
+# it lacks (https://www.iana.org/assignments/tls-parameters/tls-parameters.xhtml#tls-parameters-6).
+ALERTS: dict[int, str] = {
+    int(a): a.name.removeprefix("ALERT_DESCRIPTION_").lower() for a in ssl.AlertDescription
+} | {
+    21: "decryption_failed",  # RFC 5246
+    41: "no_certificate",  # SSL 3.0
+    60: "export_restriction",  # RFC 4346
+    86: "inappropriate_fallback",  # RFC 7507
+    109: "missing_extension",  # RFC 8446
+    116: "certificate_required",  # RFC 8446
+    120: "no_application_protocol",  # RFC 7301
+    121: "ech_required",  # RFC 9849
+}
+
+
+class Malformed(ValueError):
+    """Bytes that are not the TLS structure they should be."""
+
+
+def alert_name(description: int) -> str:
+    return ALERTS.get(description, f"alert_{description}")
+
+
+def version_name(version: int) -> str:
+    return VERSIONS.get(version, f"0x{version:04x}")
+
+
+def record_header(data: bytes | bytearray, at: int) -> tuple[int, int]:
+    """(content type, length) of the record header at `at`; Malformed unless it looks like TLS."""
+    ctype, major, minor, length = struct.unpack_from("!BBBH", data, at)
+    if not (CHANGE_CIPHER_SPEC <= ctype <= HEARTBEAT) or major != 3 or minor > 4 or length > MAX_RECORD:
+        raise Malformed(f"not a TLS record header: {bytes(data[at : at + 5]).hex()}")
+    return ctype, length
+
+
+@dataclass(slots=True)
+class Hello:
+    """The fields of a ClientHello or ServerHello the report uses."""
+
+    version: int = 0  # legacy_version, replaced by supported_versions in a ServerHello
+    server_name: str | None = None
+    alpn: list[str] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, data: bytes, at: int = 0, end: int | None = None) -> None:
+        self.data, self.at, self.end = data, at, len(data) if end is None else end
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > self.end:
+            raise Malformed(f"{n} bytes wanted at {self.at}, {self.end - self.at} left")
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def vector(self, size_bytes: int) -> _Reader:
+        n = int.from_bytes(self.take(size_bytes), "big")
+        start = self.at
+        self.take(n)
+        return _Reader(self.data, start, start + n)
+
+    @property
+    def left(self) -> int:
+        return self.end - self.at
+
+
+def _alpn(r: _Reader) -> list[str]:
+    names = r.vector(2)
+    out = []
+    while names.left:
+        name = names.vector(1)
+        out.append(name.take(name.left).decode("ascii", "replace"))
+    return out
+
+
+def _server_name(r: _Reader) -> str | None:
+    names = r.vector(2)
+    while names.left:
+        kind = names.u8()
+        name = names.vector(2)
+        if kind == 0:  # host_name (RFC 6066 section 3)
+            return name.take(name.left).decode("ascii", "replace")
+    return None
+
+
+def parse_hello(body: bytes, client: bool) -> Hello:
+    """Version, SNI and ALPN of a ClientHello (`client`) or ServerHello body (after the 4-byte header)."""
+    r = _Reader(body)
+    hello = Hello(version=r.u16())
+    r.take(32)  # random
+    r.vector(1)  # legacy_session_id
+    if client:
+        r.vector(2)  # cipher_suites
+        r.vector(1)  # legacy_compression_methods
+    else:
+        r.take(3)  # cipher_suite, legacy_compression_method
+    if not r.left:
+        return hello  # no extensions (TLS 1.2 and older may omit them)
+    exts = r.vector(2)
+    while exts.left:
+        kind = exts.u16()
+        ext = exts.vector(2)
+        if kind == EXT_SERVER_NAME and client and ext.left:
+            hello.server_name = _server_name(ext)
+        elif kind == EXT_ALPN:
+            hello.alpn = _alpn(ext)
+        elif kind == EXT_SUPPORTED_VERSIONS and not client:
+            hello.version = ext.u16()
+    return hello
