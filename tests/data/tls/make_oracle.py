@@ -23,7 +23,7 @@ CAPTURES = ("tls_handshakes.pcap",)
 TLS_PORTS = (8443, 8444, 9443, 9444)
 FIELDS = (
     "frame.number frame.time_epoch tcp.stream tcp.srcport tls.record.content_type tls.record.opaque_type "
-    "tls.handshake.type "
+    "tls.handshake.type tcp.segment.count "
     "tls.handshake.extensions_server_name tls.alert_message.desc tls.handshake.extensions_alpn_str "
     "tls.handshake.version tls.handshake.extensions.supported_version"
 ).split()
@@ -37,6 +37,7 @@ DEFINITIONS = {
     "alpn_selected": "tls.handshake.extensions_alpn_str of ServerHello frames -> count",
     "versions": "per stream with a ServerHello: its tls.handshake.extensions.supported_version, else its "
     "tls.handshake.version",
+    "streams.*.client_hello_segments": "tcp.segment.count of the first ClientHello's frame (1 if absent)",
     "streams.*.hello_ms": "first ServerHello frame time - first ClientHello frame time (frame.time_epoch)",
     "streams.*.done_ms": "handshake done - first ClientHello: TLS 1.3: the later of the first "
     "application-data record (tls.record.content_type or tls.record.opaque_type 23) from each side, at or after the ServerHello frame; "
@@ -87,7 +88,9 @@ def facts(path: Path) -> dict[str, Any]:
             for alpn in r["tls.handshake.extensions_alpn_str"]:
                 offered[alpn] += 1
             if "ch_ts" not in s:
-                s.update(ch_ts=ts, ch_frame=frame, client_port=port, sni=(r["tls.handshake.extensions_server_name"] or [None])[0])
+                sni = (r["tls.handshake.extensions_server_name"] or [None])[0]
+                segments = int((r["tcp.segment.count"] or ["1"])[0])
+                s.update(ch_ts=ts, ch_frame=frame, client_port=port, sni=sni, ch_segments=segments)
         if 2 in types:
             selected.update(r["tls.handshake.extensions_alpn_str"])
         if 2 in types and "ch_ts" in s and "sh_ts" not in s:
@@ -112,6 +115,7 @@ def facts(path: Path) -> dict[str, Any]:
         done = round((s["done_ts"] - s["ch_ts"]) * 1e3, 6) if "done_ts" in s else None
         per_stream[str(stream)] = {
             "client_hello_frame": s["ch_frame"],
+            "client_hello_segments": s["ch_segments"],
             "server_hello_frame": s.get("sh_frame"),
             "sni": s["sni"],
             "version": s.get("version"),
