@@ -65,7 +65,9 @@ class TlsAnalyzer:
         """Follow the chunk's segments of TLS streams (handshakes in progress or starting here)."""
         p, f = batch.packets, batch.flows
         stream = f.tcp_stream
-        sel = np.flatnonzero((stream >= 0) & ((p.payload_len > 0) | ((p.tcp_flags & (TCP_FIN | TCP_RST)) > 0)))
+        sel = np.flatnonzero(
+            (stream >= 0) & ((p.payload_len > 0) | ((p.tcp_flags & (TCP_FIN | TCP_RST)) > 0))
+        )
         if sel.size == 0:
             return
         start = p.data_offset[sel] + p.l4_offset[sel] + p.tcp_hdr_len[sel]
@@ -183,7 +185,9 @@ class TlsAnalyzer:
             alerts=dict(k.alerts.most_common()),
             failures=[r for r in rows if r.outcome == "failed"][: self.max_list],
         )
-        timed = sorted((r for r in rows if r.hello_ms is not None), key=lambda r: (-(r.hello_ms or 0), r.stream))
+        timed = sorted(
+            (r for r in rows if r.hello_ms is not None), key=lambda r: (-(r.hello_ms or 0), r.stream)
+        )
         out.slowest = timed[: self.max_list]
         out.servers = self._servers(rows)[: self.max_servers]
         return out
@@ -191,8 +195,7 @@ class TlsAnalyzer:
     def _servers(self, rows: list[TlsHandshake]) -> list[TlsServer]:
         groups: dict[str, list[TlsHandshake]] = {}
         for r in rows:
-            key = r.server_name or (f"[{r.server}]:{r.server_port}" if ":" in r.server else f"{r.server}:{r.server_port}")
-            groups.setdefault(key, []).append(r)
+            groups.setdefault(r.server_key, []).append(r)
         out = [
             TlsServer(
                 server=key,

@@ -29,6 +29,14 @@ class TlsHandshake(_Model):
     alert_from: str | None = None  # "client" or "server"
     outcome: str = "incomplete"  # "completed", "failed" (fatal alert) or "incomplete"
 
+    @property
+    def server_key(self) -> str:
+        """The server as TlsServer names it: the SNI, else address:port."""
+        if self.server_name:
+            return self.server_name
+        host = f"[{self.server}]" if ":" in self.server else self.server
+        return f"{host}:{self.server_port}"
+
 
 class TlsServer(_Model):
     """Handshakes to one server: its SNI, or address:port when the ClientHello named none."""

@@ -4,9 +4,9 @@ Run as root, by hand (the capture is committed; tests never run this):
 
     sudo .venv/bin/python tests/data/tls/make_captures.py     # then: python3 tests/data/tls/make_oracle.py
 
-Needs iproute2 (ip netns), ethtool, tcpdump and the openssl CLI (the certificates). Everything runs inside a private
-network namespace (pa-tls) on its own loopback, whose MTU is set to 600 so that server flights span several
-TCP segments. tcpdump records that loopback while, one connection at a time:
+Needs iproute2 (ip netns), ethtool, tcpdump and the openssl CLI (the certificates). Everything runs inside a
+private network namespace (pa-tls) on its own loopback, whose MTU is set to 600 so that server flights span
+several TCP segments. tcpdump records that loopback while, one connection at a time:
 
 - server 127.0.0.1:443 (TLS 1.2-1.3, ALPN h2 and http/1.1, certificate for *.test signed by CA "A"):
   - 8 TLS 1.3 clients with SNI a.test offering ALPN h2, http/1.1 (selected: h2);
@@ -216,11 +216,8 @@ def record(pcap: Path) -> None:
         sh("ip", "netns", "exec", NS, "ip", "link", "set", "lo", "mtu", "600", "up")
         # no segmentation offloads: every TCP segment is captured as the frame it is on a real link
         sh("ip", "netns", "exec", NS, "ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off")
-        dump = subprocess.Popen(
-            ["ip", "netns", "exec", NS, "tcpdump", "-i", "lo", "--immediate-mode", "-U", "-Z", "root", "-w", str(pcap)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        tcpdump = ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-Z", "root", "-w", str(pcap)]
+        dump = subprocess.Popen(["ip", "netns", "exec", NS, *tcpdump], stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None and "listening on" in dump.stderr.readline()
         time.sleep(0.3)
         with tempfile.TemporaryDirectory() as tmp:

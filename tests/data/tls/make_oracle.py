@@ -40,8 +40,9 @@ DEFINITIONS = {
     "streams.*.client_hello_segments": "tcp.segment.count of the first ClientHello's frame (1 if absent)",
     "streams.*.hello_ms": "first ServerHello frame time - first ClientHello frame time (frame.time_epoch)",
     "streams.*.done_ms": "handshake done - first ClientHello: TLS 1.3: the later of the first "
-    "application-data record (tls.record.content_type or tls.record.opaque_type 23) from each side, at or after the ServerHello frame; "
-    "TLS <= 1.2: the server's first ChangeCipherSpec record (content type 20) after the ServerHello",
+    "application-data record (tls.record.content_type or tls.record.opaque_type 23) from each side, at or "
+    "after the ServerHello frame; TLS <= 1.2: the server's first ChangeCipherSpec record (content type 20) "
+    "after the ServerHello",
 }
 
 

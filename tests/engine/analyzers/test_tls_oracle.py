@@ -1,4 +1,4 @@
-"""TLS handshakes of tests/data/tls/tls_handshakes.pcap against tshark's facts (tests/data/tls/oracle.json)."""
+"""TLS handshakes of tests/data/tls/tls_handshakes.pcap against tshark's facts (its oracle.json)."""
 
 from __future__ import annotations
 
