@@ -80,6 +80,12 @@ class TlsAnalyzer:
             & (b[head + 1] == 3)
             & (b[head + 2] <= 4)
             & ((b[head + 5] == w.CLIENT_HELLO) | (b[head + 5] == w.SERVER_HELLO))
+        ) | (  # an SSL 2.0-format ClientHello
+            (stop - start >= 6)
+            & (b[head] >= 0x80)
+            & (b[head + 2] == w.SSLV2_CLIENT_HELLO)
+            & (b[head + 3] == 3)
+            & (b[head + 4] <= 4)
         )
         s = stream[sel]
         follow = np.unique(s[hello])
@@ -98,7 +104,8 @@ class TlsAnalyzer:
             if not hello:
                 return
             # the ClientHello's sender is the client (a ServerHello's receiver, when the capture starts later)
-            client_dir = d if p.buf[start + 5] == w.CLIENT_HELLO else 1 - d
+            server_hello = p.buf[start] == w.HANDSHAKE and p.buf[start + 5] == w.SERVER_HELLO
+            client_dir = 1 - d if server_hello else d
             src = (int(p.src_hi[i]), int(p.src_lo[i]), int(p.sport[i]))
             dst = (int(p.dst_hi[i]), int(p.dst_lo[i]), int(p.dport[i]))
             conn = TlsConnection(sid, client_dir, (*src, *dst) if client_dir == d else (*dst, *src))

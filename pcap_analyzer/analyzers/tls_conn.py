@@ -1,9 +1,11 @@
 """One TLS connection's handshake, followed record by record from its reassembled TCP payload.
 
-Each direction's bytes are put back in sequence order (retransmitted bytes dropped, early segments held
-until the gap fills), cut into records, and handshake messages are reassembled across records. A record
-(and a message) is dated by the frame that completes it, as tshark does. Following stops when the handshake
-is done, when the bytes stop looking like TLS, or after MAX_BYTES per direction.
+Each direction's bytes are put back in sequence order (retransmitted bytes dropped), cut into records, and
+handshake messages are reassembled across records. A record (and a message) is dated by the frame that
+completes it, as tshark does. After a gap (a segment missing from the capture, or one that comes early) or
+bytes that are not a TLS record, the partial record is dropped and the direction starts again at the next
+segment that begins with a record header, as tshark (which does not reassemble out-of-order segments by
+default) does. Following stops when the handshake is done, or after MAX_BYTES per direction.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass, field
 from pcap_analyzer.analyzers import tls_wire as w
 
 MAX_BYTES = 256 * 1024  # per direction: a handshake longer than this is not followed further
-MAX_HELD = 64  # out-of-order segments held per direction
 _MOD = 1 << 32
 _HALF = 1 << 31
 
@@ -36,7 +37,7 @@ class Side:
     next_seq: int | None = None
     records: bytearray = field(default_factory=bytearray)  # from a record boundary, not yet complete
     messages: bytearray = field(default_factory=bytearray)  # handshake bytes not yet a whole message
-    held: dict[int, bytes] = field(default_factory=dict)  # early segments by sequence number
+    lost: bool = False  # out of step: waiting for a segment that starts with a record header
     taken: int = 0
     ccs: bool = False  # sent a ChangeCipherSpec: its later records are encrypted (up to TLS 1.2)
     first_app_ns: int | None = None  # first application-data record after the ServerHello
@@ -62,7 +63,7 @@ class TlsConnection:
     alert: str | None = None  # first fatal alert before the handshake was done
     alert_frame: int | None = None
     alert_from_client: bool = False
-    broken: bool = False  # stopped following: not TLS, data missing from the capture, or too long
+    broken: bool = False  # stopped following: cut by the snap length, reset, or too long
     sides: tuple[Side, Side] = field(default_factory=lambda: (Side(), Side()))
 
     @property
@@ -76,21 +77,22 @@ class TlsConnection:
         if side.next_seq is None:
             side.next_seq = seq
         ahead = (seq - side.next_seq) % _MOD
-        if ahead and ahead < _HALF:  # a gap: hold the segment until the missing bytes come
-            if len(side.held) < MAX_HELD:
-                side.held.setdefault(seq, payload)
-            return
+        if ahead and ahead < _HALF:  # bytes missing before this segment
+            side.lost, side.next_seq = True, seq
+        if side.lost:
+            side.records.clear()
+            side.messages.clear()
+            if not w.starts_record(payload):
+                side.next_seq = (seq + len(payload)) % _MOD
+                side.taken += len(payload)
+                self.broken = side.taken > MAX_BYTES
+                return
+            side.lost = False
         self._append(side, seq, payload)
-        while side.held:
-            ready = [s for s in side.held if (s - side.next_seq) % _MOD >= _HALF or s == side.next_seq]
-            if not ready:
-                break
-            for s in ready:
-                self._append(side, s, side.held.pop(s))
         try:
             self._records(direction, side, frame, ts, counts)
         except w.Malformed:
-            self.broken = True
+            side.lost = True
 
     def _append(self, side: Side, seq: int, payload: bytes) -> None:
         assert side.next_seq is not None
@@ -105,6 +107,13 @@ class TlsConnection:
 
     def _records(self, direction: int, side: Side, frame: int, ts: int, counts: Counts) -> None:
         buf, at = side.records, 0
+        if self.ch_ns is None and w.is_sslv2_client_hello(buf):
+            end = w.SSLV2_HEADER + (((buf[0] & 0x7F) << 8) | buf[1])
+            if end > len(buf):
+                return
+            counts.client_hellos += 1  # an SSL 2.0-format ClientHello (RFC 5246 appendix E.2): no extensions
+            self.ch_ns, self.ch_frame = ts, frame
+            at = end
         while len(buf) - at >= w.RECORD_HEADER and not self.finished:
             ctype, length = w.record_header(buf, at)
             end = at + w.RECORD_HEADER + length
@@ -157,16 +166,19 @@ class TlsConnection:
             counts.client_hellos += 1
         else:
             counts.server_hellos += 1
-        hello = w.parse_hello(body, client)
+        first = self.ch_ns is None if client else self.sh_ns is None and self.ch_ns is not None
+        if first and client:
+            self.ch_ns, self.ch_frame = ts, frame
+        elif first:
+            self.sh_ns, self.sh_frame = ts, frame
+        hello = w.parse_hello(body, client)  # Malformed: the times above stand, the details are lost
         if client:
             if hello.server_name is not None:
                 counts.server_names[hello.server_name] += 1
             counts.alpn_offered.update(hello.alpn)
-            if self.ch_ns is None:
-                self.ch_ns, self.ch_frame = ts, frame
+            if first:
                 self.server_name, self.alpn_offered = hello.server_name, hello.alpn
             return
         counts.alpn_selected.update(hello.alpn[:1])
-        if self.sh_ns is None and self.ch_ns is not None:
-            self.sh_ns, self.sh_frame, self.version = ts, frame, hello.version
-            self.alpn_selected = hello.alpn[0] if hello.alpn else None
+        if first:
+            self.version, self.alpn_selected = hello.version, hello.alpn[0] if hello.alpn else None

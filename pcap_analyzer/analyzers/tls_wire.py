@@ -24,6 +24,8 @@ EXT_SERVER_NAME = 0  # RFC 6066
 EXT_ALPN = 16  # RFC 7301
 EXT_SUPPORTED_VERSIONS = 43  # RFC 8446
 RECORD_HEADER = 5
+SSLV2_HEADER = 2  # the 2-byte header of an SSL 2.0 record without padding
+SSLV2_CLIENT_HELLO = 1
 MAX_RECORD = (1 << 14) + 2048  # TLSCiphertext limit (RFC 5246 section 6.2.3)
 ALERT_FATAL = 2
 TLS13 = 0x0304
@@ -66,6 +68,28 @@ def record_header(data: bytes | bytearray, at: int) -> tuple[int, int]:
     return ctype, length
 
 
+def is_sslv2_client_hello(data: bytes | bytearray) -> bool:
+    """An SSL 2.0-format ClientHello offering SSL 3.0 or TLS (RFC 5246 appendix E.2), as old clients send."""
+    return (
+        len(data) >= 5
+        and data[0] & 0x80 != 0
+        and data[2] == SSLV2_CLIENT_HELLO
+        and data[3] == 3
+        and data[4] <= 4
+    )
+
+
+def starts_record(data: bytes) -> bool:
+    """Whether `data` begins with what looks like a TLS record header."""
+    if len(data) < RECORD_HEADER:
+        return False
+    try:
+        record_header(data, 0)
+    except Malformed:
+        return False
+    return True
+
+
 @dataclass(slots=True)
 class Hello:
     """The fields of a ClientHello or ServerHello the report uses."""
@@ -92,11 +116,12 @@ class _Reader:
     def u16(self) -> int:
         return int.from_bytes(self.take(2), "big")
 
-    def vector(self, size_bytes: int) -> _Reader:
+    def vector(self, size_bytes: int, clip: bool = False) -> _Reader:
+        """The next length-prefixed field; with `clip`, one longer than the data left ends at its end."""
         n = int.from_bytes(self.take(size_bytes), "big")
         start = self.at
-        self.take(n)
-        return _Reader(self.data, start, start + n)
+        self.take(min(n, self.left) if clip else n)
+        return _Reader(self.data, start, self.at)
 
     @property
     def left(self) -> int:
@@ -135,8 +160,9 @@ def parse_hello(body: bytes, client: bool) -> Hello:
         r.take(3)  # cipher_suite, legacy_compression_method
     if not r.left:
         return hello  # no extensions (TLS 1.2 and older may omit them)
-    exts = r.vector(2)
-    while exts.left:
+    # like tshark, read the extensions of a message cut short (or lying about its length) as far as they go
+    exts = r.vector(2, clip=True)
+    while exts.left >= 4:
         kind = exts.u16()
         ext = exts.vector(2)
         if kind == EXT_SERVER_NAME and client and ext.left:
