@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,10 @@ def compare(path: Path) -> dict[str, Any] | None:
         mine = ours(path)
     except CaptureFormatError as exc:
         return {"file": path.name, "error": str(exc)}
-    theirs = oracle.facts(path)
+    try:
+        theirs = oracle.facts(path)
+    except subprocess.CalledProcessError as exc:  # tshark refuses some damaged files
+        return {"file": path.name, "error": f"tshark: {exc.stderr.strip()[:200]}"}
     if not (mine["handshakes"] or mine["server_hellos"] or theirs["handshakes"] or theirs["server_hellos"]):
         return None
     theirs["alerts"] = {alert_name(int(k)): v for k, v in theirs["alerts"].items()}

@@ -16,7 +16,7 @@ from pcap_analyzer.analyzers import tls_wire as w
 from pcap_analyzer.analyzers.common import NS, format_addr, percentile_stats
 from pcap_analyzer.analyzers.tls_conn import Counts, Side, TlsConnection
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, TCP_SYN
+from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, TCP_SYN, PacketTable
 from pcap_analyzer.report.model import Stats
 from pcap_analyzer.report.model_tls import TlsHandshake, TlsServer, TlsSummary
 
@@ -72,60 +72,67 @@ class TlsAnalyzer:
             return
         start = p.data_offset[sel] + p.l4_offset[sel] + p.tcp_hdr_len[sel]
         stop = np.minimum(start + p.payload_len[sel], p.data_offset[sel] + p.caplen[sel])
-        head = np.where(stop - start >= 6, start, 0)
         b = p.buf
-        hello = (
-            (stop - start >= 6)
-            & (b[head] == w.HANDSHAKE)
-            & (b[head + 1] == 3)
-            & (b[head + 2] <= 4)
-            & ((b[head + 5] == w.CLIENT_HELLO) | (b[head + 5] == w.SERVER_HELLO))
-        ) | (  # an SSL 2.0-format ClientHello
-            (stop - start >= 6)
-            & (b[head] >= 0x80)
-            & (b[head + 2] == w.SSLV2_CLIENT_HELLO)
-            & (b[head + 3] == 3)
-            & (b[head + 4] <= 4)
-        )
+        room = stop - start >= 6
+        head = np.where(room, start, 0)
+        first, third = b[head], b[head + 2]
+        # a TLS handshake record (type 22, minor version <= 4), or an SSL 2.0-format ClientHello (RFC 5246
+        # appendix E.2: 2-byte length with the top bit set, then message type 1)
+        tls = (first == w.HANDSHAKE) & (third <= 4)
+        v2 = (first >= 0x80) & (third == w.SSLV2_CLIENT_HELLO)
+        k = np.flatnonzero(room & (tls | v2))
+        hello = np.zeros(sel.size, np.bool_)
+        if k.size:  # the few that may start a hello: the next bytes decide
+            h = head[k]
+            major, fourth, fifth, sixth = b[h + 1], b[h + 3], b[h + 4], b[h + 5]
+            hello[k] = (tls[k] & (major == 3) & ((sixth == w.CLIENT_HELLO) | (sixth == w.SERVER_HELLO))) | (
+                v2[k] & (fourth == 3) & (fifth <= 4)
+            )
         s = stream[sel]
         follow = np.unique(s[hello])
         if self._open:
             follow = np.union1d(follow, np.fromiter(self._open, np.int64, len(self._open)))
         if follow.size == 0:
             return
-        for j in np.flatnonzero(np.isin(s, follow)).tolist():
-            self._segment(batch, int(sel[j]), int(start[j]), int(stop[j]), bool(hello[j]))
-
-    def _segment(self, batch: PacketBatch, i: int, start: int, stop: int, hello: bool) -> None:
-        p, f = batch.packets, batch.flows
-        sid, d = int(f.tcp_stream[i]), int(f.direction[i])
-        conn = self._open.get(sid)
-        if conn is None:
-            if not hello:
-                return
-            # the ClientHello's sender is the client (a ServerHello's receiver, when the capture starts later)
-            server_hello = p.buf[start] == w.HANDSHAKE and p.buf[start + 5] == w.SERVER_HELLO
-            client_dir = 1 - d if server_hello else d
-            src = (int(p.src_hi[i]), int(p.src_lo[i]), int(p.sport[i]))
-            dst = (int(p.dst_hi[i]), int(p.dst_lo[i]), int(p.dport[i]))
-            conn = TlsConnection(sid, client_dir, (*src, *dst) if client_dir == d else (*dst, *src))
-            self._open[sid] = conn
-            if len(self._open) > MAX_OPEN:
-                self._close(next(iter(self._open)))
-        payload_len = int(p.payload_len[i])
-        flags = int(p.tcp_flags[i])
-        if payload_len:
-            if stop - start < payload_len:  # cut by the snap length: the bytes we need are not there
+        j = np.flatnonzero(np.isin(s, follow))
+        i = sel[j]
+        cols = (
+            s[j], f.direction[i], start[j], stop[j], hello[j], p.payload_len[i], p.tcp_flags[i], p.seq[i],
+            p.frame[i], p.ts_ns[i], i,
+        )  # fmt: skip
+        buf = p.buf
+        for sid, d, a, z, new, size, flags, seq, frame, ts, row in zip(
+            *(c.tolist() for c in cols), strict=True
+        ):
+            conn = self._open.get(sid)
+            if conn is None:
+                if not new:
+                    continue
+                conn = self._start(p, row, sid, d, a)
+            if size:
+                if z - a < size:  # cut by the snap length: the bytes we need are not there
+                    conn.broken = True
+                else:
+                    seq = (seq + bool(flags & TCP_SYN)) & 0xFFFF_FFFF
+                    conn.feed(d, seq, buf[a:z].tobytes(), frame, ts, self.counts)
+            if flags & TCP_RST:
                 conn.broken = True
-            else:
-                seq = (int(p.seq[i]) + bool(flags & TCP_SYN)) & 0xFFFF_FFFF
-                conn.feed(d, seq, p.buf[start:stop].tobytes(), int(p.frame[i]), int(p.ts_ns[i]), self.counts)
-        if flags & TCP_RST:
-            conn.broken = True
-        if flags & TCP_FIN:
-            conn.sides[d].fin = True
-        if conn.finished:
-            self._close(sid)
+            if flags & TCP_FIN:
+                conn.sides[d].fin = True
+            if conn.finished:
+                self._close(sid)
+
+    def _start(self, p: PacketTable, i: int, sid: int, d: int, start: int) -> TlsConnection:
+        # the ClientHello's sender is the client (a ServerHello's receiver, when the capture starts later)
+        server_hello = p.buf[start] == w.HANDSHAKE and p.buf[start + 5] == w.SERVER_HELLO
+        client_dir = 1 - d if server_hello else d
+        src = (int(p.src_hi[i]), int(p.src_lo[i]), int(p.sport[i]))
+        dst = (int(p.dst_hi[i]), int(p.dst_lo[i]), int(p.dport[i]))
+        conn = TlsConnection(sid, client_dir, (*src, *dst) if client_dir == d else (*dst, *src))
+        self._open[sid] = conn
+        if len(self._open) > MAX_OPEN:
+            self._close(next(iter(self._open)))
+        return conn
 
     def _close(self, sid: int) -> None:
         conn = self._open.pop(sid)

@@ -99,76 +99,68 @@ class Hello:
     alpn: list[str] = field(default_factory=list)
 
 
-class _Reader:
-    def __init__(self, data: bytes, at: int = 0, end: int | None = None) -> None:
-        self.data, self.at, self.end = data, at, len(data) if end is None else end
-
-    def take(self, n: int) -> bytes:
-        if self.at + n > self.end:
-            raise Malformed(f"{n} bytes wanted at {self.at}, {self.end - self.at} left")
-        out = self.data[self.at : self.at + n]
-        self.at += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def vector(self, size_bytes: int, clip: bool = False) -> _Reader:
-        """The next length-prefixed field; with `clip`, one longer than the data left ends at its end."""
-        n = int.from_bytes(self.take(size_bytes), "big")
-        start = self.at
-        self.take(min(n, self.left) if clip else n)
-        return _Reader(self.data, start, self.at)
-
-    @property
-    def left(self) -> int:
-        return self.end - self.at
+def _u16(data: bytes, at: int) -> int:
+    return (data[at] << 8) | data[at + 1]
 
 
-def _alpn(r: _Reader) -> list[str]:
-    names = r.vector(2)
+def _vector(data: bytes, at: int, size_bytes: int, end: int) -> tuple[int, int]:
+    """(start, end) of the length-prefixed field at `at`; Malformed when it overruns `end`."""
+    if at + size_bytes > end:
+        raise Malformed(f"length field at {at} overruns the message ({end} bytes)")
+    n = data[at] if size_bytes == 1 else _u16(data, at)
+    start = at + size_bytes
+    if start + n > end:
+        raise Malformed(f"{n} bytes announced at {at}, {end - start} left")
+    return start, start + n
+
+
+def _alpn(data: bytes, at: int, end: int) -> list[str]:
+    at, end = _vector(data, at, 2, end)
     out = []
-    while names.left:
-        name = names.vector(1)
-        out.append(name.take(name.left).decode("ascii", "replace"))
+    while at < end:
+        start, at = _vector(data, at, 1, end)
+        out.append(data[start:at].decode("ascii", "replace"))
     return out
 
 
-def _server_name(r: _Reader) -> str | None:
-    names = r.vector(2)
-    while names.left:
-        kind = names.u8()
-        name = names.vector(2)
+def _server_name(data: bytes, at: int, end: int) -> str | None:
+    at, end = _vector(data, at, 2, end)
+    while at < end:
+        kind = data[at]
+        start, at = _vector(data, at + 1, 2, end)
         if kind == 0:  # host_name (RFC 6066 section 3)
-            return name.take(name.left).decode("ascii", "replace")
+            return data[start:at].decode("ascii", "replace")
     return None
 
 
 def parse_hello(body: bytes, client: bool) -> Hello:
     """Version, SNI and ALPN of a ClientHello (`client`) or ServerHello body (after the 4-byte header)."""
-    r = _Reader(body)
-    hello = Hello(version=r.u16())
-    r.take(32)  # random
-    r.vector(1)  # legacy_session_id
+    n = len(body)
+    if n < 35:
+        raise Malformed(f"hello of {n} bytes")
+    hello = Hello(version=_u16(body, 0))
+    _, at = _vector(body, 34, 1, n)  # after random: legacy_session_id
     if client:
-        r.vector(2)  # cipher_suites
-        r.vector(1)  # legacy_compression_methods
+        _, at = _vector(body, at, 2, n)  # cipher_suites
+        _, at = _vector(body, at, 1, n)  # legacy_compression_methods
     else:
-        r.take(3)  # cipher_suite, legacy_compression_method
-    if not r.left:
+        at += 3  # cipher_suite, legacy_compression_method
+    if at >= n:
+        if at > n:
+            raise Malformed("ServerHello cut before its extensions")
         return hello  # no extensions (TLS 1.2 and older may omit them)
+    if at + 2 > n:
+        raise Malformed("extensions length cut")
     # like tshark, read the extensions of a message cut short (or lying about its length) as far as they go
-    exts = r.vector(2, clip=True)
-    while exts.left >= 4:
-        kind = exts.u16()
-        ext = exts.vector(2)
-        if kind == EXT_SERVER_NAME and client and ext.left:
-            hello.server_name = _server_name(ext)
+    end = min(n, at + 2 + _u16(body, at))
+    at += 2
+    while at + 4 <= end:
+        kind = _u16(body, at)
+        start, at = _vector(body, at + 2, 2, end)
+        if kind == EXT_SERVER_NAME and client and at > start:
+            hello.server_name = _server_name(body, start, at)
         elif kind == EXT_ALPN:
-            hello.alpn = _alpn(ext)
-        elif kind == EXT_SUPPORTED_VERSIONS and not client:
-            hello.version = ext.u16()
+            hello.alpn = _alpn(body, start, at)
+        elif kind == EXT_SUPPORTED_VERSIONS and not client and at - start >= 2:
+            hello.version = _u16(body, start)
     return hello
