@@ -47,12 +47,12 @@ def ours(path: Path) -> dict[str, Any]:
         "server_names": t.server_names,
         "alerts": t.alerts,
         "versions": t.versions,
-        "streams": {
-            k: {
+        "streams": {  # by ClientHello frame: tcp.stream numbers may differ from tshark's on odd captures
+            str(c.ch_frame): {
                 "hello_ms": None if c.sh_ns is None or c.ch_ns is None else (c.sh_ns - c.ch_ns) / 1e6,
                 "done_ms": None if c.done_ns is None or c.ch_ns is None else (c.done_ns - c.ch_ns) / 1e6,
             }
-            for k, c in conns.items()
+            for c in conns.values()
         },
     }
 
@@ -77,8 +77,9 @@ def compare(path: Path) -> dict[str, Any] | None:
     theirs["alerts"] = {alert_name(int(k)): v for k, v in theirs["alerts"].items()}
     diffs = [k for k in KEYS if mine[k] != theirs[k]]
     times = 0
-    for stream, want in theirs["streams"].items():
-        got = mine["streams"].get(stream)
+    theirs["streams"] = {str(v["client_hello_frame"]): v for v in theirs["streams"].values()}
+    for frame, want in theirs["streams"].items():
+        got = mine["streams"].get(frame)
         if got is None or not (
             _close(got["hello_ms"], want["hello_ms"]) and _close(got["done_ms"], want["done_ms"])
         ):

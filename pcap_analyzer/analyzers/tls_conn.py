@@ -2,10 +2,11 @@
 
 Each direction's bytes are put back in sequence order (retransmitted bytes dropped), cut into records, and
 handshake messages are reassembled across records. A record (and a message) is dated by the frame that
-completes it, as tshark does. After a gap (a segment missing from the capture, or one that comes early) or
-bytes that are not a TLS record, the partial record is dropped and the direction starts again at the next
-segment that begins with a record header, as tshark (which does not reassemble out-of-order segments by
-default) does. Following stops when the handshake is done, or after MAX_BYTES per direction.
+completes it, as tshark does. A segment that comes early but inside the record being put together is held
+until the gap fills (tshark does the same within a PDU whose length it knows). After any other gap (a
+segment missing from the capture) or bytes that are not a TLS record, the partial record is dropped and the
+direction starts again at the next segment that begins with a record header, as tshark does. Following
+stops when the handshake is done, or after MAX_BYTES per direction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pcap_analyzer.analyzers import tls_wire as w
 
 MAX_BYTES = 256 * 1024  # per direction: a handshake longer than this is not followed further
+MAX_HELD = 64  # early segments held per direction
 _MOD = 1 << 32
 _HALF = 1 << 31
 
@@ -38,6 +40,8 @@ class Side:
     records: bytearray = field(default_factory=bytearray)  # from a record boundary, not yet complete
     messages: bytearray = field(default_factory=bytearray)  # handshake bytes not yet a whole message
     lost: bool = False  # out of step: waiting for a segment that starts with a record header
+    held: dict[int, bytes] = field(default_factory=dict)  # early segments inside the record, by seq
+    record_end: int | None = None  # sequence number just after the partial record in `records`
     taken: int = 0
     ccs: bool = False  # sent a ChangeCipherSpec: its later records are encrypted (up to TLS 1.2)
     first_app_ns: int | None = None  # first application-data record after the ServerHello
@@ -78,10 +82,15 @@ class TlsConnection:
             side.next_seq = seq
         ahead = (seq - side.next_seq) % _MOD
         if ahead and ahead < _HALF:  # bytes missing before this segment
+            end = side.record_end
+            if end is not None and 0 < (end - seq) % _MOD < _HALF and len(side.held) < MAX_HELD:
+                side.held.setdefault(seq, payload)  # inside the record: wait for the gap to fill
+                return
             side.lost, side.next_seq = True, seq
         if side.lost:
             side.records.clear()
             side.messages.clear()
+            side.held.clear()
             if not w.starts_record(payload):
                 side.next_seq = (seq + len(payload)) % _MOD
                 side.taken += len(payload)
@@ -89,6 +98,12 @@ class TlsConnection:
                 return
             side.lost = False
         self._append(side, seq, payload)
+        while side.held:
+            ready = [s for s in side.held if (side.next_seq - s) % _MOD < _HALF]  # at or behind next_seq
+            if not ready:
+                break
+            for s in ready:
+                self._append(side, s, side.held.pop(s))
         try:
             self._records(direction, side, frame, ts, counts)
         except w.Malformed:
@@ -122,6 +137,10 @@ class TlsConnection:
             self._record(direction, side, ctype, bytes(buf[at + w.RECORD_HEADER : end]), frame, ts, counts)
             at = end
         del buf[:at]
+        side.record_end = None
+        if len(buf) >= w.RECORD_HEADER and side.next_seq is not None:
+            missing = w.RECORD_HEADER + int.from_bytes(buf[3:5], "big") - len(buf)
+            side.record_end = (side.next_seq + missing) % _MOD
 
     def _record(self, direction: int, side: Side, ctype: int, body: bytes, frame: int, ts: int,
                 counts: Counts) -> None:  # fmt: skip
