@@ -71,6 +71,8 @@ def compare(path: Path) -> dict[str, Any] | None:
     try:
         theirs = oracle.facts(path)
     except subprocess.CalledProcessError as exc:  # tshark refuses some damaged files
+        if not (mine["handshakes"] or mine["server_hellos"]):
+            return None
         return {"file": path.name, "error": f"tshark: {exc.stderr.strip()[:200]}"}
     if not (mine["handshakes"] or mine["server_hellos"] or theirs["handshakes"] or theirs["server_hellos"]):
         return None
