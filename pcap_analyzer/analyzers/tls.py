@@ -60,6 +60,7 @@ class TlsAnalyzer:
         self.counts = Counts()
         self._open: dict[int, TlsConnection] = {}
         self._closed: list[TlsConnection] = []
+        self._done: set[int] = set()  # streams followed to their end: a late resent hello starts nothing
 
     def update(self, batch: PacketBatch) -> None:
         """Follow the chunk's segments of TLS streams (handshakes in progress or starting here)."""
@@ -106,7 +107,7 @@ class TlsAnalyzer:
         ):
             conn = self._open.get(sid)
             if conn is None:
-                if not new:
+                if not new or sid in self._done:
                     continue
                 conn = self._start(p, row, sid, d, a)
             if size:
@@ -136,6 +137,7 @@ class TlsAnalyzer:
 
     def _close(self, sid: int) -> None:
         conn = self._open.pop(sid)
+        self._done.add(sid)
         conn.sides = _NO_SIDES  # drop the buffers
         if conn.ch_ns is not None:
             self._closed.append(conn)
