@@ -40,7 +40,7 @@ def ours(path: Path) -> dict[str, Any]:
         for chunk in reader:
             pipe.prepare(chunk)
     t = pipe.tls.finalize()
-    conns = {str(c.stream): c for c in pipe.tls.connections()}
+    exchanges = pipe.tls.exchanges()
     return {
         "handshakes": t.handshakes,
         "server_hellos": t.server_hellos,
@@ -48,11 +48,11 @@ def ours(path: Path) -> dict[str, Any]:
         "alerts": t.alerts,
         "versions": t.versions,
         "streams": {  # by ClientHello frame: tcp.stream numbers may differ from tshark's on odd captures
-            str(c.ch_frame): {
-                "hello_ms": None if c.sh_ns is None or c.ch_ns is None else (c.sh_ns - c.ch_ns) / 1e6,
-                "done_ms": None if c.done_ns is None or c.ch_ns is None else (c.done_ns - c.ch_ns) / 1e6,
+            str(e.request_frame): {
+                "hello_ms": None if e.first_response_ns is None else (e.first_response_ns - e.start_ns) / 1e6,
+                "done_ms": None if e.last_response_ns is None else (e.last_response_ns - e.start_ns) / 1e6,
             }
-            for c in conns.values()
+            for e in exchanges
         },
     }
 

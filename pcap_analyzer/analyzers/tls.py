@@ -15,6 +15,15 @@ import numpy as np
 from pcap_analyzer.analyzers import tls_wire as w
 from pcap_analyzer.analyzers.common import NS, format_addr, percentile_stats
 from pcap_analyzer.analyzers.tls_conn import Counts, Side, TlsConnection
+from pcap_analyzer.analyzers.tls_rows import (
+    COMPLETED,
+    FAILED,
+    INCOMPLETE,
+    NONE,
+    OUTCOMES,
+    HandshakeRows,
+    outcome,
+)
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, TCP_SYN, PacketTable
 from pcap_analyzer.report.model import Stats
@@ -35,11 +44,7 @@ class TlsExchange:
     first_response_ns: int | None  # ServerHello
     last_response_ns: int | None  # handshake done
     request_frame: int  # the ClientHello's frame
-
-
-def _endpoint(hi: int, lo: int, port: int) -> str:
-    addr = format_addr(hi, lo)
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+    response_frame: int | None  # the ServerHello's frame
 
 
 def _ms(a: int | None, b: int | None) -> float | None:
@@ -59,8 +64,8 @@ class TlsAnalyzer:
         self.slow_ms, self.max_list, self.max_servers = slow_ms, max_list, max_servers
         self.counts = Counts()
         self._open: dict[int, TlsConnection] = {}
-        self._closed: list[TlsConnection] = []
-        self._done: set[int] = set()  # streams followed to their end: a late resent hello starts nothing
+        self._rows = HandshakeRows(max_list)
+        self._done = bytearray()  # 1 per stream followed to its end: a late resent hello starts nothing
 
     def update(self, batch: PacketBatch) -> None:
         """Follow the chunk's segments of TLS streams (handshakes in progress or starting here)."""
@@ -107,7 +112,7 @@ class TlsAnalyzer:
         ):
             conn = self._open.get(sid)
             if conn is None:
-                if not new or sid in self._done:
+                if not new or (sid < len(self._done) and self._done[sid]):
                     continue
                 conn = self._start(p, row, sid, d, a)
             if size:
@@ -137,31 +142,37 @@ class TlsAnalyzer:
 
     def _close(self, sid: int) -> None:
         conn = self._open.pop(sid)
-        self._done.add(sid)
+        if sid >= len(self._done):
+            self._done.extend(bytes(max(sid + 1 - len(self._done), len(self._done))))
+        self._done[sid] = 1
         conn.sides = _NO_SIDES  # drop the buffers
         if conn.ch_ns is not None:
-            self._closed.append(conn)
+            self._rows.add(conn)
 
-    def connections(self) -> list[TlsConnection]:
-        """Every connection with a ClientHello, in the order of its first ClientHello."""
+    def _close_all(self) -> dict[str, np.ndarray]:
         for sid in list(self._open):
             self._close(sid)
-        return sorted(self._closed, key=lambda c: c.ch_frame)
+        return self._rows.arrays()
 
     def exchanges(self) -> list[TlsExchange]:
-        """Each handshake as an exchange: ClientHello -> ServerHello -> handshake done."""
+        """Each handshake (a stream with a ClientHello) as an exchange: ClientHello -> ServerHello ->
+        handshake done, in ClientHello order."""
+        c = self._close_all()
+        labels = self._rows.labels()
+        opt = (
+            [None if v == NONE else v for v in c["sh_ns"].tolist()],
+            [None if v == NONE else v for v in c["done_ns"].tolist()],
+        )
         return [
-            TlsExchange("tls", self._server(c), c.stream, c.ch_ns or 0, c.sh_ns, c.done_ns, c.ch_frame)
-            for c in self.connections()
-        ]
-
-    @staticmethod
-    def _server(c: TlsConnection) -> str:
-        return c.server_name or _endpoint(*c.addrs[3:])
+            TlsExchange("tls", labels[srv], sid, ch, sh, done, frame, None if shf == NONE else shf)
+            for sid, ch, sh, done, frame, shf, srv in zip(
+                c["stream"].tolist(), c["ch_ns"].tolist(), *opt, c["ch_frame"].tolist(),
+                c["sh_frame"].tolist(), c["server"].tolist(), strict=True,
+            )
+        ]  # fmt: skip
 
     def _row(self, c: TlsConnection) -> TlsHandshake:
         a = c.addrs
-        outcome = "completed" if c.done_ns is not None else "failed" if c.alert else "incomplete"
         return TlsHandshake(
             stream=c.stream,
             client=format_addr(a[0], a[1]),
@@ -180,66 +191,82 @@ class TlsAnalyzer:
             alert=c.alert,
             alert_frame=c.alert_frame,
             alert_from=None if c.alert is None else "client" if c.alert_from_client else "server",
-            outcome=outcome,
+            outcome=OUTCOMES[outcome(c)],
         )
 
     def finalize(self) -> TlsSummary:
-        rows = [self._row(c) for c in self.connections()]
+        c = self._close_all()
         k = self.counts
-        out = TlsSummary(
+        hello, done = _durations_ms(c, "sh_ns"), _durations_ms(c, "done_ns")
+        return TlsSummary(
             handshakes=k.client_hellos,
             server_hellos=k.server_hellos,
-            connections=len(rows),
-            completed=sum(r.outcome == "completed" for r in rows),
-            failed=sum(r.outcome == "failed" for r in rows),
-            handshake_ms=_stats([r.hello_ms for r in rows]),
-            handshake_done_ms=_stats([r.done_ms for r in rows]),
-            versions=_count(r.version for r in rows if r.version),
+            connections=int(c["stream"].size),
+            completed=int(np.count_nonzero(c["outcome"] == COMPLETED)),
+            failed=int(np.count_nonzero(c["outcome"] == FAILED)),
+            handshake_ms=_stats(hello),
+            handshake_done_ms=_stats(done),
+            versions=_versions(c["version"]),
             server_names=dict(k.server_names.most_common()),
             alpn_offered=dict(k.alpn_offered.most_common()),
             alpn_selected=dict(k.alpn_selected.most_common()),
             alerts=dict(k.alerts.most_common()),
-            failures=[r for r in rows if r.outcome == "failed"][: self.max_list],
+            failures=[self._row(x) for x in self._rows.failures()],
+            slowest=[self._row(x) for x in self._rows.slowest_first()],
+            servers=self._servers(c, hello, done),
         )
-        timed = sorted(
-            (r for r in rows if r.hello_ms is not None), key=lambda r: (-(r.hello_ms or 0), r.stream)
-        )
-        out.slowest = timed[: self.max_list]
-        out.servers = self._servers(rows)[: self.max_servers]
-        return out
 
-    def _servers(self, rows: list[TlsHandshake]) -> list[TlsServer]:
-        groups: dict[str, list[TlsHandshake]] = {}
-        for r in rows:
-            groups.setdefault(r.server_key, []).append(r)
-        out = [
-            TlsServer(
-                server=key,
-                handshakes=len(g),
-                completed=sum(r.outcome == "completed" for r in g),
-                failed=sum(r.outcome == "failed" for r in g),
-                incomplete=sum(r.outcome == "incomplete" for r in g),
-                slow=sum((r.hello_ms or 0) > self.slow_ms for r in g),
-                hello_ms=_stats([r.hello_ms for r in g]),
-                done_ms=_stats([r.done_ms for r in g]),
-                versions=_count(r.version for r in g if r.version),
-                failures=_count(r.alert for r in g if r.outcome == "failed" and r.alert),
+    def _servers(self, c: dict[str, np.ndarray], hello: np.ndarray, done: np.ndarray) -> list[TlsServer]:
+        """The `max_servers` servers with the most handshakes (ties: by name), each over all its rows."""
+        if c["server"].size == 0:
+            return []
+        labels = self._rows.labels()
+        order = np.argsort(c["server"], kind="stable")
+        codes, first, counts = np.unique(c["server"][order], return_index=True, return_counts=True)
+        ranked = sorted(range(codes.size), key=lambda g: (-int(counts[g]), labels[int(codes[g])]))
+        out = []
+        for g in ranked[: self.max_servers]:
+            rows = order[first[g] : first[g] + counts[g]]
+            result = c["outcome"][rows]
+            failed = rows[result == FAILED]
+            h = hello[rows]
+            out.append(
+                TlsServer(
+                    server=labels[int(codes[g])],
+                    handshakes=int(rows.size),
+                    completed=int(np.count_nonzero(result == COMPLETED)),
+                    failed=int(failed.size),
+                    incomplete=int(np.count_nonzero(result == INCOMPLETE)),
+                    slow=int(np.count_nonzero(h > self.slow_ms)),
+                    hello_ms=_stats(h),
+                    done_ms=_stats(done[rows]),
+                    versions=_versions(c["version"][rows]),
+                    failures=_named_counts(c["alert"][failed], labels),
+                )
             )
-            for key, g in groups.items()
-        ]
-        out.sort(key=lambda s: (-s.handshakes, s.server))
         return out
 
     def limits(self) -> dict[str, int]:
         return {"tls_examples": self.max_list, "tls_servers": self.max_servers}
 
 
-def _stats(values: list[float | None]) -> Stats:
-    return percentile_stats(np.array([v for v in values if v is not None], np.float64))
+def _durations_ms(c: dict[str, np.ndarray], end: str) -> np.ndarray:
+    """ClientHello -> `end` in ms per row, NaN where `end` never came."""
+    return np.where(c[end] == NONE, np.nan, (c[end] - c["ch_ns"]) / 1e6)
 
 
-def _count(items: object) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for x in items:  # type: ignore[attr-defined]
-        counts[x] = counts.get(x, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+def _stats(ms: np.ndarray) -> Stats:
+    return percentile_stats(ms[~np.isnan(ms)])
+
+
+def _named_counts(codes: np.ndarray, labels: list[str]) -> dict[str, int]:
+    values, counts = np.unique(codes[codes != NONE], return_counts=True)
+    pairs = sorted(((labels[v], n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)),
+                   key=lambda x: (-x[1], x[0]))  # fmt: skip
+    return dict(pairs)
+
+
+def _versions(codes: np.ndarray) -> dict[str, int]:
+    values, counts = np.unique(codes[codes != NONE], return_counts=True)
+    pairs = [(w.version_name(v), n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)]
+    return dict(sorted(pairs, key=lambda x: (-x[1], x[0])))

@@ -63,15 +63,15 @@ def test_counts_match_tshark(result: AnalysisResult, oracle: dict[str, Any]) -> 
 
 def test_every_handshake_matches_tshark(result: AnalysisResult, tls_analyzer: TlsAnalyzer,
                                         oracle: dict[str, Any]) -> None:  # fmt: skip
-    rows = {str(c.stream): c for c in tls_analyzer.connections()}
+    rows = {str(e.stream): e for e in tls_analyzer.exchanges()}
     assert rows.keys() == oracle["streams"].keys()
     for stream, want in oracle["streams"].items():
-        c = rows[stream]
-        assert c.ch_frame == want["client_hello_frame"], stream
-        assert c.sh_frame == want["server_hello_frame"], stream
-        assert c.server_name == want["sni"], stream
-        hello = None if c.sh_ns is None or c.ch_ns is None else (c.sh_ns - c.ch_ns) / 1e6
-        done = None if c.done_ns is None or c.ch_ns is None else (c.done_ns - c.ch_ns) / 1e6
+        e = rows[stream]
+        assert e.kind == "tls" and e.request_frame == want["client_hello_frame"], stream
+        assert e.response_frame == want["server_hello_frame"], stream
+        assert e.server == (want["sni"] or "127.0.0.1:443"), stream
+        hello = None if e.first_response_ns is None else (e.first_response_ns - e.start_ns) / 1e6
+        done = None if e.last_response_ns is None else (e.last_response_ns - e.start_ns) / 1e6
         assert _close(hello, want["hello_ms"]), (stream, hello, want["hello_ms"])
         assert _close(done, want["done_ms"]), (stream, done, want["done_ms"])
     hello_ms = [s["hello_ms"] for s in oracle["streams"].values() if s["hello_ms"] is not None]
@@ -80,15 +80,18 @@ def test_every_handshake_matches_tshark(result: AnalysisResult, tls_analyzer: Tl
     assert _close(st.median, float(np.percentile(hello_ms, 50)))
     assert _close(st.p95, float(np.percentile(hello_ms, 95)))
     assert _close(st.max, max(hello_ms))
+    done_ms = [s["done_ms"] for s in oracle["streams"].values() if s["done_ms"] is not None]
+    assert result.tls.handshake_done_ms.count == len(done_ms)
+    assert _close(result.tls.handshake_done_ms.median, float(np.percentile(done_ms, 50)))
 
 
 def test_client_hello_split_over_two_segments(tls_analyzer: TlsAnalyzer, oracle: dict[str, Any]) -> None:
     split = {k for k, s in oracle["streams"].items() if s["client_hello_segments"] == 2}
     assert len(split) == 6  # the relay's leg of every split.test connection
-    rows = {str(c.stream): c for c in tls_analyzer.connections()}
+    rows = {str(e.stream): e for e in tls_analyzer.exchanges()}
     for stream in split:
-        assert rows[stream].server_name == "split.test"
-        assert rows[stream].ch_frame == oracle["streams"][stream]["client_hello_frame"]
+        assert rows[stream].server == "split.test"
+        assert rows[stream].request_frame == oracle["streams"][stream]["client_hello_frame"]
 
 
 def test_per_server_stats(result: AnalysisResult, oracle: dict[str, Any]) -> None:
@@ -114,13 +117,13 @@ def test_per_server_stats(result: AnalysisResult, oracle: dict[str, Any]) -> Non
     assert servers["a.test"].completed == 8 and servers["a.test"].failed == 0
 
 
-def test_exchanges_for_the_latency_breakdown(tls_analyzer: TlsAnalyzer, oracle: dict[str, Any]) -> None:
-    ex = {str(e.stream): e for e in tls_analyzer.exchanges()}
-    assert ex.keys() == oracle["streams"].keys()
-    for stream, want in oracle["streams"].items():
-        e = ex[stream]
-        assert e.kind == "tls" and e.request_frame == want["client_hello_frame"]
-        assert e.server == (want["sni"] or "127.0.0.1:443")
-        first = None if e.first_response_ns is None else (e.first_response_ns - e.start_ns) / 1e6
-        last = None if e.last_response_ns is None else (e.last_response_ns - e.start_ns) / 1e6
-        assert _close(first, want["hello_ms"]) and _close(last, want["done_ms"]), stream
+def test_lists_match_tshark(result: AnalysisResult, oracle: dict[str, Any]) -> None:
+    failed = [s for s in oracle["streams"].values() if s["sni"] in ("c.test", "d.test", "e.test")]
+    assert [f.client_hello_frame for f in result.tls.failures] == sorted(
+        s["client_hello_frame"] for s in failed
+    )
+    timed = sorted((s for s in oracle["streams"].values() if s["hello_ms"] is not None),
+                   key=lambda s: -s["hello_ms"])  # fmt: skip
+    assert [r.client_hello_frame for r in result.tls.slowest[:10]] == [
+        s["client_hello_frame"] for s in timed[:10]
+    ]
