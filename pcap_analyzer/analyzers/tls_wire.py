@@ -156,11 +156,14 @@ def parse_hello(body: bytes, client: bool) -> Hello:
     at += 2
     while at + 4 <= end:
         kind = _u16(body, at)
-        start, at = _vector(body, at + 2, 2, end)
-        if kind == EXT_SERVER_NAME and client and at > start:
-            hello.server_name = _server_name(body, start, at)
-        elif kind == EXT_ALPN:
-            hello.alpn = _alpn(body, start, at)
-        elif kind == EXT_SUPPORTED_VERSIONS and not client and at - start >= 2:
-            hello.version = _u16(body, start)
+        try:
+            start, at = _vector(body, at + 2, 2, end)
+            if kind == EXT_SERVER_NAME and client and at > start:
+                hello.server_name = _server_name(body, start, at)
+            elif kind == EXT_ALPN:
+                hello.alpn = _alpn(body, start, at)
+            elif kind == EXT_SUPPORTED_VERSIONS and not client and at - start >= 2:
+                hello.version = _u16(body, start)
+        except Malformed:
+            break  # a broken extension: keep what the ones before it said, as tshark does
     return hello

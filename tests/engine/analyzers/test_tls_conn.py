@@ -94,3 +94,20 @@ def test_arbitrary_bytes_never_raise(segments: list[tuple[int, int, bytes]]) -> 
     conn.feed(0, 0, hello, 1, 1, counts)
     for i, (direction, seq, data) in enumerate(segments):
         conn.feed(direction, seq, hello + data if i % 3 == 0 else data, i + 2, i + 2, counts)
+
+
+def test_a_broken_extension_keeps_what_came_before(cert: tuple[Path, Path]) -> None:
+    ch = handshake(cert, ssl.TLSVersion.TLSv1_3)[0][1]
+    body = bytearray(ch[w.RECORD_HEADER + 4 : w.RECORD_HEADER + 4 + int.from_bytes(ch[6:9], "big")])
+    hello = w.parse_hello(bytes(body), client=True)
+    assert hello.server_name == "x.test"
+    # the last extension announces more bytes than the message holds (as in a fuzzed capture)
+    at = 35 + body[34]  # after the session id
+    at += 2 + int.from_bytes(body[at : at + 2], "big")  # cipher suites
+    at += 1 + body[at]  # compression methods
+    end, at = len(body), at + 2
+    last = at
+    while at + 4 <= end:
+        last, at = at, at + 4 + int.from_bytes(body[at + 2 : at + 4], "big")
+    body[last + 2 : last + 4] = b"\xff\xff"
+    assert w.parse_hello(bytes(body), client=True).server_name == "x.test"
