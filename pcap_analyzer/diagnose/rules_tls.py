@@ -57,7 +57,7 @@ def alert_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]
                     f"{alert}{who}",
                     detail=f"The handshake was aborted before any application data could flow: {advice}."
                     + note,
-                    impact=min(15, 2 + 0.1 * pct(n, s.handshakes) + n / 10),
+                    impact=min(10, 2 + 0.1 * pct(n, s.handshakes) + n / 10),
                     evidence=_evidence(rows, cfg, failed=True),
                 )
             )
