@@ -96,7 +96,7 @@ class TlsConnection:
                 side.taken += len(payload)
                 self.broken = side.taken > MAX_BYTES
                 return
-            side.lost = False
+            side.lost, side.next_seq = False, seq  # start again here, even over bytes taken for garbage
         self._append(side, seq, payload)
         while side.held:
             ready = [s for s in side.held if (side.next_seq - s) % _MOD < _HALF]  # at or behind next_seq
