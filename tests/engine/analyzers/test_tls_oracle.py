@@ -127,3 +127,12 @@ def test_lists_match_tshark(result: AnalysisResult, oracle: dict[str, Any]) -> N
     assert [r.client_hello_frame for r in result.tls.slowest[:10]] == [
         s["client_hello_frame"] for s in timed[:10]
     ]
+
+
+def test_lists_are_capped_not_the_figures(result: AnalysisResult) -> None:
+    capped = analyze(CAPTURE, config={"max_tls_examples": 2, "max_tls_servers": 3}).tls
+    assert capped.failures == result.tls.failures[:2]
+    assert [r.stream for r in capped.slowest] == [r.stream for r in result.tls.slowest[:2]]
+    assert [s.server for s in capped.servers] == [s.server for s in result.tls.servers[:3]]
+    assert capped.handshake_ms == result.tls.handshake_ms and capped.alerts == result.tls.alerts
+    assert result.limits["tls_examples"] == 50 and result.limits["tls_servers"] == 200
