@@ -24,6 +24,7 @@ from pcap_analyzer.analyzers.jitter import UdpStreamAnalyzer
 from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
 from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
 from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
+from pcap_analyzer.analyzers.tls import TlsAnalyzer
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.capture.chunk import RecordChunk
 from pcap_analyzer.capture.linktypes import linktype_name
@@ -206,6 +207,9 @@ class _Pipeline:
         self.talkers = TalkersAnalyzer(top_n=cfg.max_talkers)
         self.throughput = ThroughputAnalyzer(bucket_s=cfg.timeline_bucket_s)
         self.security = SecurityCollector(cfg.security, max_frames=cfg.max_evidence_frames)
+        self.tls = TlsAnalyzer(
+            slow_ms=cfg.tls_slow_handshake_ms, max_list=cfg.max_tls_examples, max_servers=cfg.max_tls_servers
+        )
         self.streaming = (
             self.dns,
             self.jitter,
@@ -216,6 +220,7 @@ class _Pipeline:
             self.talkers,
             self.throughput,
             self.security,  # reads DNS names: runs in the read-ahead thread
+            self.tls,  # reads payload bytes: runs in the read-ahead thread
         )
         # Analyzers that read packet bytes (DNS names, RTP headers) run in the read-ahead thread, in parallel
         # with TCP analysis: the reader drops a chunk's file pages from memory when the thread moves on, and
@@ -265,6 +270,7 @@ class _Pipeline:
         result.protocols = self.protocols.finalize()
         result.gaps = self.gaps.finalize()
         result.bursts = self.bursts.finalize()
+        result.tls = self.tls.finalize()
         limits = {
             "connections": cfg.max_connections,
             "flagged_packets": cfg.max_flagged_packets,

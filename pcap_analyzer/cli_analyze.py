@@ -185,6 +185,16 @@ def _print_summary(console: Console, result: AnalysisResult) -> None:
         f"{dns.queries:,} queries, {dns.unanswered:,} unanswered, response median "
         f"{_fmt(dns.response_time_ms.median)} / p95 {_fmt(dns.response_time_ms.p95)}",
     )
+    # TLS (pcap_analyzer/analyzers/tls.py)
+    tls = result.tls
+    if tls.handshakes:
+        alerts = ", ".join(f"{n:,} {name}" for name, n in list(tls.alerts.items())[:3]) or "none"
+        t.add_row(
+            "TLS",
+            f"{tls.handshakes:,} ClientHellos, {tls.completed:,} completed, {tls.failed:,} failed; "
+            f"ClientHello->ServerHello median {_fmt(tls.handshake_ms.median)} / p95 "
+            f"{_fmt(tls.handshake_ms.p95)}; alerts: {alerts}",
+        )
     for r in h.reasons[:5]:
         t.add_row(f"-{r.penalty:g}", r.message)
     console.print(t)

@@ -89,6 +89,19 @@ class AnalysisConfig(BaseModel):
         description="A DNS query with no answer this long is unanswered; a younger one at the end of the "
         "capture is 'no answer seen before the capture ended'.",
     )
+    # TLS (pcap_analyzer/analyzers/tls.py, diagnose/rules_tls.py)
+    tls_slow_handshake_ms: float = Field(
+        default=300.0,
+        gt=0,
+        le=600_000,
+        description="A TLS ClientHello answered by the ServerHello later than this is a slow handshake.",
+    )
+    max_tls_examples: int = Field(
+        default=50, ge=0, le=10_000, description="Failed and slowest TLS handshakes listed."
+    )
+    max_tls_servers: int = Field(
+        default=200, ge=1, le=100_000, description="TLS servers (SNI or address:port) listed."
+    )
     # evidence needed before a finding is a warning or critical
     min_evidence_events: int = Field(
         default=5,

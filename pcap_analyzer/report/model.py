@@ -379,6 +379,9 @@ class Generator(_Model):
     version: str
 
 
+from pcap_analyzer.report.model_tls import TlsSummary  # noqa: E402  (it builds on Stats above)
+
+
 class AnalysisResult(_Model):
     """Everything one analysis found; `model_dump_json()` is the JSON report."""
 
@@ -404,5 +407,6 @@ class AnalysisResult(_Model):
     health: Health = Field(default_factory=Health)
     findings: list[Finding] = Field(default_factory=list)  # most impact first
     security: SecurityReport = Field(default_factory=SecurityReport)
+    tls: TlsSummary = Field(default_factory=TlsSummary)
     limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
     config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

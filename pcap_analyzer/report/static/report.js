@@ -173,6 +173,22 @@
          yaxis: { title: { text: "responses" }, rangemode: "tozero" }, showlegend: false });
   }
 
+  /* TLS (tls.html.j2): median ClientHello -> ServerHello and -> handshake done per server, busiest first. */
+  function tlsServers(data) {
+    var s = ((data.tls && data.tls.servers) || []).filter(function (v) { return v.hello_ms.count > 0; }).slice(0, 15);
+    if (!s.length) return;
+    var names = s.map(function (v) { return v.server; }).reverse();
+    function medians(key) { return s.map(function (v) { return v[key].median; }).reverse(); }
+    plot("tls-chart", [
+      { type: "bar", orientation: "h", name: "to ServerHello", y: names, x: medians("hello_ms"),
+        hovertemplate: "%{y}: %{x:.2f} ms<extra>ClientHello to ServerHello (median)</extra>" },
+      { type: "bar", orientation: "h", name: "to handshake done", y: names, x: medians("done_ms"),
+        hovertemplate: "%{y}: %{x:.2f} ms<extra>ClientHello to handshake done (median)</extra>" },
+    ], { barmode: "group", xaxis: { title: { text: "median ms from the ClientHello" }, rangemode: "tozero" },
+         yaxis: { automargin: true }, height: Math.max(220, 80 + 36 * s.length),
+         margin: { l: 60, r: 20, t: 50, b: 40 }, legend: { orientation: "h", y: 1.02, yanchor: "bottom" } });
+  }
+
   /* ---- connections table ---- */
   function total(a, b) { return a + b; }
   var COLUMNS = [
@@ -379,6 +395,7 @@
     window.PcapReport.table = table;
     timeline(data);
     dnsHistogram(data);
+    tlsServers(data);
     document.querySelectorAll("a.conn-link").forEach(function (a) {
       a.addEventListener("click", function (ev) {
         if (table.open(Number(a.dataset.stream))) ev.preventDefault();
