@@ -1,0 +1,110 @@
+"""DNS figures per query name, then per registered domain: counted per unique name, grouped at the end.
+
+The DNS analyzer hands over name hashes (the kernel's `A_NAME`) of queries, answers and unanswered
+transactions; each is counted on the row of its name (one dictionary look-up per distinct name per chunk,
+NumPy for the rest). Names are mapped to registered domains once each, in `domains()`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from pcap_analyzer.analyzers.dns_domains import registered_domain
+from pcap_analyzer.analyzers.dns_names import RCODES
+from pcap_analyzer.report.model_exports import DnsDomain
+
+QUERIES, ANSWERED, SLOW, UNANSWERED, PENDING, RCODE0 = range(6)
+_COLS = RCODE0 + 16
+_OTHER = "(other names)"  # past max_names distinct names, later ones share this row
+
+
+class NameCounts:
+    """Counters per distinct query name (at most `max_names` rows, plus one shared overflow row)."""
+
+    def __init__(self, max_names: int = 100_000) -> None:
+        self.max_names = max_names
+        self._row: dict[int, int] = {}
+        self._text: list[str] = [_OTHER]  # row 0: overflow
+        self._counts = np.zeros((1024, _COLS), np.int64)
+        self._max_ms = np.full(1024, -np.inf)
+
+    def register(self, hashes: npt.NDArray[np.uint64], names: dict[int, str]) -> None:
+        """Give a row to every name hash not seen before (`names` maps hash -> decoded name)."""
+        for h in np.unique(hashes).tolist():
+            if h in self._row or len(self._text) > self.max_names:
+                continue
+            self._row[h] = len(self._text)
+            self._text.append(names.get(h, ""))
+        if len(self._text) > self._counts.shape[0]:
+            n = 2 * len(self._text)
+            self._counts = np.concatenate([self._counts, np.zeros((n - self._counts.shape[0], _COLS), np.int64)])
+            self._max_ms = np.concatenate([self._max_ms, np.full(n - self._max_ms.shape[0], -np.inf)])
+
+    def _rows(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        uniq, inv = np.unique(hashes, return_inverse=True)
+        rows = np.array([self._row.get(h, 0) for h in uniq.tolist()], np.int64)
+        return rows[inv.ravel()]
+
+    def add(self, col: int, hashes: npt.NDArray[np.uint64]) -> None:
+        """Count one event of kind `col` (QUERIES, UNANSWERED, PENDING) per hash."""
+        if hashes.size:
+            np.add.at(self._counts[:, col], self._rows(hashes), 1)
+
+    def add_answers(
+        self, hashes: npt.NDArray[np.uint64], rcode: npt.NDArray[np.int64], ms: npt.NDArray[np.float64],
+        slow_ms: float,
+    ) -> None:
+        """Count answered transactions: rcode, slow answers, slowest answer per name."""
+        if not hashes.size:
+            return
+        rows = self._rows(hashes)
+        c = self._counts
+        np.add.at(c[:, ANSWERED], rows, 1)
+        np.add.at(c, (rows, RCODE0 + (rcode & 0xF)), 1)
+        np.add.at(c[:, SLOW], rows, (ms > slow_ms).astype(np.int64))
+        np.maximum.at(self._max_ms, rows, ms)
+
+    def domains(self, top_n: int) -> list[DnsDomain]:
+        """Figures per registered domain, most queries first (ties: name), at most `top_n`."""
+        n = len(self._text)
+        used = np.flatnonzero(self._counts[:n].any(axis=1))
+        if used.size == 0 or top_n <= 0:
+            return []
+        labels = [_OTHER if i == 0 else registered_domain(self._text[i]) for i in used.tolist()]
+        uniq, inv = np.unique(np.array(labels, dtype=object), return_inverse=True)
+        inv = inv.ravel()
+        sums = np.zeros((uniq.size, _COLS), np.int64)
+        np.add.at(sums, inv, self._counts[used])
+        worst = np.full(uniq.size, -np.inf)
+        np.maximum.at(worst, inv, self._max_ms[used])
+        names = np.bincount(inv, minlength=uniq.size)
+        order = sorted(range(uniq.size), key=lambda i: (-sums[i, QUERIES], str(uniq[i])))[:top_n]
+        out = []
+        for i in order:
+            s = sums[i]
+            failures = {RCODES.get(r, f"RCODE{r}"): int(s[RCODE0 + r]) for r in range(1, 16) if s[RCODE0 + r]}
+            domain = str(uniq[i])
+            out.append(
+                DnsDomain(
+                    domain=domain,
+                    queries=int(s[QUERIES]),
+                    names=int(names[i]),
+                    answered=int(s[ANSWERED]),
+                    failures=failures,
+                    slow_answers=int(s[SLOW]),
+                    unanswered=int(s[UNANSWERED]),
+                    pending_at_end=int(s[PENDING]),
+                    max_response_ms=float(worst[i]) if np.isfinite(worst[i]) else None,
+                    filter=domain_filter(domain),
+                )
+            )
+        return out
+
+
+def domain_filter(domain: str) -> str:
+    """Wireshark display filter of the queries and responses for names under `domain`."""
+    if domain in (_OTHER, "."):
+        return "dns"
+    escaped = domain.replace("\\", "\\\\").replace('"', '\\"')
+    return f'dns.qry.name == "{escaped}" || dns.qry.name endswith ".{escaped}"'
