@@ -31,7 +31,7 @@ def in_set(field: str, values: Iterable[int]) -> str:
     vals = sorted(set(values))
     if not vals:
         return ""
-    return f"{field} == {vals[0]}" if len(vals) == 1 else f"{field} in {{{' '.join(map(str, vals))}}}"
+    return f"{field} == {vals[0]}" if len(vals) == 1 else f"{field} in {{{', '.join(map(str, vals))}}}"
 
 
 def endpoint_filter(addr: str, port: int, proto: str = "tcp") -> str:
@@ -104,20 +104,23 @@ def _udp_flow(f: Finding, r: AnalysisResult, cfg: AnalysisConfig) -> str:
     return flow_filter(f.evidence.flows[0], "udp") if f.evidence.flows else ""
 
 
+# first copies only: tshark links a response to the first query of a retransmitted one, not to the copies
+_UNANSWERED = "dns.flags.response == 0 && !dns.response_in && !dns.retransmission"
+
 _BUILDERS: dict[str, Callable[[Finding, AnalysisResult, AnalysisConfig], str]] = {
     "tcp.loss": _tcp_server("tcp.analysis.retransmission"),
     "tcp.high_rtt": _high_rtt,
     "tcp.zero_window": _streams("tcp.analysis.zero_window"),
-    "tcp.refused": _streams("tcp.flags.syn == 1 && tcp.flags.ack == 0"),
-    "tcp.unanswered_syn": _streams("tcp.flags.syn == 1 && tcp.flags.ack == 0"),
+    "tcp.refused": _streams(""),  # the SYNs and the RSTs answering them
+    "tcp.unanswered_syn": _streams(""),
     "tcp.reset": _streams("tcp.flags.reset == 1"),
     "tcp.slow_handshake": _streams("tcp.flags.syn == 1"),
-    "dns.unanswered": _dns_server(lambda c: "dns.flags.response == 0 && !dns.response_in", True),
+    "dns.unanswered": _dns_server(lambda c: _UNANSWERED, True),
     "dns.errors": _dns_server(lambda c: "dns.flags.response == 1 && dns.flags.rcode != 0 && "
                               "dns.flags.rcode != 3", False),
     "dns.slow": _dns_server(lambda c: f"dns.time > {_num(c.dns_slow_ms / 1000)}", False),
     "dns.nxdomain": lambda f, r, c: "dns.flags.rcode == 3",
-    "dns.pending_at_end": lambda f, r, c: "dns.flags.response == 0 && !dns.response_in",
+    "dns.pending_at_end": lambda f, r, c: _UNANSWERED,
     "udp.jitter": _udp_flow,
     "traffic.gap": lambda f, r, c: f"frame.time_delta > {_num(c.gap_threshold_s)}",
     "capture.time_backwards": lambda f, r, c: "frame.time_delta < 0",
