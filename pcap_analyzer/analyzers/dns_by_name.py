@@ -7,6 +7,8 @@ NumPy for the rest). Names are mapped to registered domains once each, in `domai
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import numpy.typing as npt
 
@@ -106,5 +108,6 @@ def domain_filter(domain: str) -> str:
     """Wireshark display filter of the queries and responses for names under `domain`."""
     if domain in (_OTHER, "."):
         return "dns"
-    escaped = domain.replace("\\", "\\\\").replace('"', '\\"')
-    return f'dns.qry.name == "{escaped}" || dns.qry.name endswith ".{escaped}"'
+    # a regular expression in a display-filter string: dots escaped for the regex, backslashes for the string
+    pattern = re.escape(domain).replace("\\", "\\\\").replace('"', '\\"')
+    return f'dns.qry.name matches "(^|\\\\.){pattern}$"'
