@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from pcap_analyzer.report.csv_export import tables_spec
 from pcap_analyzer.report.html_data import island_payload, script_json
 from pcap_analyzer.report.model import AnalysisResult
 
@@ -138,6 +139,7 @@ def render_html(
         nonce=script_nonce,
         asset_url=(asset_url or "").rstrip("/"),
         assets=ASSET_FILES,
+        csv_tables_json=script_json(tables_spec()),
     )
 
 
