@@ -40,7 +40,9 @@ class NameCounts:
             self._text.append(names.get(h, ""))
         if len(self._text) > self._counts.shape[0]:
             n = 2 * len(self._text)
-            self._counts = np.concatenate([self._counts, np.zeros((n - self._counts.shape[0], _COLS), np.int64)])
+            self._counts = np.concatenate(
+                [self._counts, np.zeros((n - self._counts.shape[0], _COLS), np.int64)]
+            )
             self._max_ms = np.concatenate([self._max_ms, np.full(n - self._max_ms.shape[0], -np.inf)])
 
     def _rows(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -54,7 +56,10 @@ class NameCounts:
             np.add.at(self._counts[:, col], self._rows(hashes), 1)
 
     def add_answers(
-        self, hashes: npt.NDArray[np.uint64], rcode: npt.NDArray[np.int64], ms: npt.NDArray[np.float64],
+        self,
+        hashes: npt.NDArray[np.uint64],
+        rcode: npt.NDArray[np.int64],
+        ms: npt.NDArray[np.float64],
         slow_ms: float,
     ) -> None:
         """Count answered transactions: rcode, slow answers, slowest answer per name."""

@@ -15,7 +15,7 @@ _PROTOS = {6: "tcp", 17: "udp"}
 
 @functools.cache
 def iana_services() -> dict[tuple[str, int], str]:
-    """{("tcp"|"udp", port): IANA service name} from data/iana-services.tsv (scripts/make_iana_services.py)."""
+    """{(protocol, port): IANA service name}, from data/iana-services.tsv (scripts/make_iana_services.py)."""
     text = resources.files("pcap_analyzer").joinpath("data/iana-services.tsv").read_text(encoding="utf-8")
     out: dict[tuple[str, int], str] = {}
     for line in text.splitlines():

@@ -116,8 +116,9 @@ _BUILDERS: dict[str, Callable[[Finding, AnalysisResult, AnalysisConfig], str]] =
     "tcp.reset": _streams("tcp.flags.reset == 1"),
     "tcp.slow_handshake": _streams("tcp.flags.syn == 1"),
     "dns.unanswered": _dns_server(lambda c: _UNANSWERED, True),
-    "dns.errors": _dns_server(lambda c: "dns.flags.response == 1 && dns.flags.rcode != 0 && "
-                              "dns.flags.rcode != 3", False),
+    "dns.errors": _dns_server(
+        lambda c: "dns.flags.response == 1 && dns.flags.rcode != 0 && dns.flags.rcode != 3", False
+    ),
     "dns.slow": _dns_server(lambda c: f"dns.time > {_num(c.dns_slow_ms / 1000)}", False),
     "dns.nxdomain": lambda f, r, c: "dns.flags.rcode == 3",
     "dns.pending_at_end": lambda f, r, c: _UNANSWERED,

@@ -1,5 +1,5 @@
-"""`analyze --csv DIR` on both command-line paths: stable headers, one row per listed item, filters that tshark
-accepts and that select each connection's packets."""
+"""`analyze --csv DIR` on both command-line paths: stable headers, one row per listed item, filters that
+tshark accepts and that select each connection's packets."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def test_fast_path_writes_the_tables(tmp_path: Path) -> None:
     out = tmp_path / "csv"
     done = subprocess.run(
         [sys.executable, "-m", "pcap_analyzer", "analyze", str(CAPTURE), "--csv", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "Wireshark filters of the top findings:" in done.stdout
@@ -72,7 +74,9 @@ def test_csv_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     f.write_text("")
     res = subprocess.run(
         [sys.executable, "-m", "pcap_analyzer", "analyze", str(CAPTURE), "--csv", str(f), "-q"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert res.returncode == 2 and "not a folder" in res.stderr and "Traceback" not in res.stderr
 
@@ -88,12 +92,31 @@ def test_connection_rows_filters_select_their_packets(tmp_path: Path) -> None:
 
 
 def test_requests_table_from_http_rows_when_present() -> None:
-    data = {"http": {"slowest": [
-        {"method": "GET", "host": "a.test", "path": "/x,y", "status": 200, "response_time_ms": 12.5, "stream": 3,
-         "request_frame": 17, "filter": "tcp.stream == 3"},
-        {"method": "POST", "host": "b.test", "path": "=cmd", "status": None, "response_time_ms": 1.0, "stream": 4,
-         "frame": 20},
-    ]}}
+    data = {
+        "http": {
+            "slowest": [
+                {
+                    "method": "GET",
+                    "host": "a.test",
+                    "path": "/x,y",
+                    "status": 200,
+                    "response_time_ms": 12.5,
+                    "stream": 3,
+                    "request_frame": 17,
+                    "filter": "tcp.stream == 3",
+                },
+                {
+                    "method": "POST",
+                    "host": "b.test",
+                    "path": "=cmd",
+                    "status": None,
+                    "response_time_ms": 1.0,
+                    "stream": 4,
+                    "frame": 20,
+                },
+            ]
+        }
+    }
     rows = table_rows(data, next(t for t in TABLES if t[0] == "requests.csv"))
     assert rows is not None
     assert csv_text(rows) == (
@@ -106,5 +129,14 @@ def test_requests_table_from_http_rows_when_present() -> None:
 
 def test_cells() -> None:
     assert [cell(v) for v in (None, 1.0, 0.1, 1e-05, 2.5e21, [1, 2], {"NXDOMAIN": 2}, "-1", "@x", "ok")] == [
-        "", "1", "0.1", "0.00001", "2.5e+21", "1; 2", "NXDOMAIN:2", "'-1", "'@x", "ok"
+        "",
+        "1",
+        "0.1",
+        "0.00001",
+        "2.5e+21",
+        "1; 2",
+        "NXDOMAIN:2",
+        "'-1",
+        "'@x",
+        "ok",
     ]

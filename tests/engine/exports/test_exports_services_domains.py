@@ -62,7 +62,9 @@ def test_dns_domains_match_tshark() -> None:
             if rcode != "0":
                 failures[d][{"3": "NXDOMAIN", "2": "SERVFAIL", "5": "REFUSED"}[rcode]] += 1
             slow[d] += float(time) * 1000 > r.config["dns_slow_ms"]
-    assert {d.domain for d in r.dns.domains} == set(queries) == {"example.test", "svc.internal", "corp.example"}
+    assert (
+        {d.domain for d in r.dns.domains} == set(queries) == {"example.test", "svc.internal", "corp.example"}
+    )
     for d in r.dns.domains:
         assert d.queries == queries[d.domain]
         assert d.names == len(names[d.domain])

@@ -24,7 +24,7 @@ def analysed() -> AnalysisResult:
 
 @functools.cache
 def rows(display_filter: str, *fields: str) -> list[list[str]]:
-    """`tshark -2 -Y display_filter -T fields -e frame.number -e FIELD...` on CAPTURE; fails on a bad filter."""
+    """`tshark -2 -Y FILTER -T fields -e frame.number -e FIELD...` on CAPTURE; fails on a bad filter."""
     cmd = [TSHARK or "tshark", "-n", "-2", "-r", str(CAPTURE), "-Y", display_filter, "-T", "fields"]
     for f in ("frame.number", *fields):
         cmd += ["-e", f]

@@ -20,7 +20,9 @@ CAPTURES = ["netns_mixed_s128.pcap", "dns_hostile_names.pcap"]
 
 
 @pytest.fixture(scope="module")
-def reports(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[AnalysisResult, Path, Path]]:
+def reports(
+    corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[AnalysisResult, Path, Path]]:
     out = tmp_path_factory.mktemp("exports")
     done = {}
     for name in CAPTURES:
@@ -28,8 +30,18 @@ def reports(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         csv_dir = out / f"{name}-csv"
         # the command line's files, from a separate process (the fast path)
         subprocess.run(
-            [sys.executable, "-m", "pcap_analyzer", "analyze", str(corpus_dir / name), "--csv", str(csv_dir), "-q"],
-            check=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "pcap_analyzer",
+                "analyze",
+                str(corpus_dir / name),
+                "--csv",
+                str(csv_dir),
+                "-q",
+            ],
+            check=True,
+            timeout=300,
         )
         done[name] = (result, write_html(result, out / f"{name}.html"), csv_dir)
     return done
@@ -58,7 +70,9 @@ def test_copy_buttons_put_filters_on_the_clipboard(reports: Any, open_report: An
     result, html, _ = reports["netns_mixed_s128.pcap"]
     page, log = open_report(html)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    shown = page.eval_on_selector_all(".finding-filter button.copy-filter", "bs => bs.map(b => b.dataset.filter)")
+    shown = page.eval_on_selector_all(
+        ".finding-filter button.copy-filter", "bs => bs.map(b => b.dataset.filter)"
+    )
     assert shown == [f.filter for f in result.findings if f.filter] and shown
     page.click("#finding-1 button.copy-filter")
     assert page.evaluate("navigator.clipboard.readText()") == result.findings[0].filter
