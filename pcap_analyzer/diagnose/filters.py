@@ -111,9 +111,11 @@ _BUILDERS: dict[str, Callable[[Finding, AnalysisResult, AnalysisConfig], str]] =
     "tcp.loss": _tcp_server("tcp.analysis.retransmission"),
     "tcp.high_rtt": _high_rtt,
     "tcp.zero_window": _streams("tcp.analysis.zero_window"),
-    "tcp.refused": _streams(""),  # the SYNs and the RSTs answering them
-    "tcp.unanswered_syn": _streams(""),
-    "tcp.reset": _streams("tcp.flags.reset == 1"),
+    # tcp.completeness (Wireshark 4.0+) bits: 1 SYN, 2 SYN/ACK, 32 RST seen in the conversation
+    "tcp.refused": _tcp_server("tcp.completeness & 1 && !(tcp.completeness & 2) && tcp.completeness & 32"),
+    "tcp.unanswered_syn": _tcp_server("tcp.completeness & 1 && !(tcp.completeness & 34)"),
+    # established (SYN/ACK seen) or begun before the capture: refused attempts apart, as reset_connections
+    "tcp.reset": _tcp_server("tcp.flags.reset == 1 && (tcp.completeness & 2 || !(tcp.completeness & 1))"),
     "tcp.slow_handshake": _streams("tcp.flags.syn == 1"),
     "dns.unanswered": _dns_server(lambda c: _UNANSWERED, True),
     "dns.errors": _dns_server(

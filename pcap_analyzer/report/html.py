@@ -10,6 +10,7 @@ inline <script>/<style> elements carry ``script_nonce`` when one is given, or, w
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -139,7 +140,7 @@ def render_html(
         nonce=script_nonce,
         asset_url=(asset_url or "").rstrip("/"),
         assets=ASSET_FILES,
-        csv_tables_json=script_json(tables_spec()),
+        csv_tables_json=json.dumps(tables_spec(), separators=(",", ":")),
     )
 
 

@@ -193,7 +193,8 @@
     { label: "Zero win", get: function (c) { return c.zero_windows; }, num: true, fmt: count, bad: function (v) { return v > 0; } },
     { label: "RST", get: function (c) { return c.resets; }, num: true, fmt: count },
     { label: "Score", get: function (c) { return c.score; }, num: true, fmt: function (v) { return fixed(v, 1); } },
-    { label: "Wireshark filter", get: function (c) { return c.filter; }, mono: true, copy: true },
+    // only a button (its title shows the filter, `tcp.stream == N`): the table must fit 1366 pixels
+    { label: "Filter", get: function (c) { return c.filter; }, fmt: function () { return ""; }, copy: true },
   ];
 
   function ConnTable(data) {
@@ -404,10 +405,11 @@
   }
 
   // ---- Exports (issue 14): CSV downloads built from the data island, copy buttons for Wireshark filters.
-  // The CSV declaration (#csv-tables) is pcap_analyzer/report/csv_export.TABLES; cells and quoting follow
+  // The CSV declaration (#csv-downloads data-tables) is pcap_analyzer/report/csv_export.TABLES; cells and quoting follow
   // csv_export.cell and Python's csv module, so a download equals the file `analyze --csv` writes.
   function copyButton(text) {
     var b = el("button", "Copy"); b.type = "button"; b.className = "copy-filter no-print"; b.dataset.filter = text;
+    b.title = "Copy the Wireshark filter: " + text;
     return b;
   }
   function copyText(text) {
@@ -453,9 +455,10 @@
     return found ? lines.join("\r\n") + "\r\n" : null;
   }
   function exportsSetup(data) {
-    var spec = document.getElementById("csv-tables"), box = document.getElementById("csv-downloads");
-    if (spec && box) {
-      JSON.parse(spec.textContent).forEach(function (table) {
+    var box = document.getElementById("csv-downloads");
+    var tables = box ? JSON.parse(box.dataset.tables) : [];
+    if (box) {
+      tables.forEach(function (table) {
         if (csvTable(data, table) === null) return;
         var b = el("button", table.file); b.type = "button"; b.className = "csv-download"; b.dataset.file = table.file;
         b.addEventListener("click", function () {
@@ -475,7 +478,7 @@
       setTimeout(function () { b.textContent = "Copy"; }, 2000);
     }, true);
     window.PcapReport.csv = function (file) {
-      var t = JSON.parse(spec.textContent).filter(function (x) { return x.file === file; })[0];
+      var t = tables.filter(function (x) { return x.file === file; })[0];
       return t ? csvTable(data, t) : null;
     };
   }

@@ -35,8 +35,19 @@ def test_loss_filter_selects_the_servers_retransmissions() -> None:
         assert set(f.evidence.streams) <= {int(s) for _, s in picked}
 
 
+def test_per_server_connection_filters_count_the_servers_connections() -> None:
+    servers = {s.server: s for s in analysed().tcp_servers}
+    for kind, figure in (("tcp.refused", "refused"), ("tcp.reset", "reset_connections")):
+        for f in _findings(kind):
+            server = servers[next(s for s in servers if s in f.title)]
+            picked = rows(f.filter, "tcp.stream")
+            assert len({s for _, s in picked}) == getattr(server, figure), kind
+            assert set(f.evidence.streams) <= {int(s) for _, s in picked}, kind
+            assert set(f.evidence.frames) <= {int(n) for n, _ in picked}, kind
+
+
 def test_stream_findings_select_their_evidence() -> None:
-    for kind in ("tcp.refused", "tcp.reset", "tcp.zero_window"):
+    for kind in ("tcp.zero_window",):
         for f in _findings(kind):
             picked = rows(f.filter, "tcp.stream")
             assert {int(s) for _, s in picked} == set(f.evidence.streams), kind
