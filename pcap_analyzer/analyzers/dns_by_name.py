@@ -1,8 +1,9 @@
 """DNS figures per query name, then per registered domain: counted per unique name, grouped at the end.
 
 The DNS analyzer hands over name hashes (the kernel's `A_NAME`) of queries, answers and unanswered
-transactions; each is counted on the row of its name (one dictionary look-up per distinct name per chunk,
-NumPy for the rest). Names are mapped to registered domains once each, in `domains()`.
+transactions; each is counted on the row of its name, found by a binary search in the sorted known hashes
+(Python runs only for names never seen before). Names are mapped to registered domains once each, in
+`domains()`.
 """
 
 from __future__ import annotations
@@ -27,17 +28,27 @@ class NameCounts:
     def __init__(self, max_names: int = 100_000) -> None:
         self.max_names = max_names
         self._row: dict[int, int] = {}
+        self._hashes = np.zeros(0, np.uint64)  # known hashes, sorted, and their rows
+        self._rows_of = np.zeros(0, np.int64)
         self._text: list[str] = [_OTHER]  # row 0: overflow
         self._counts = np.zeros((1024, _COLS), np.int64)
         self._max_ms = np.full(1024, -np.inf)
 
     def register(self, hashes: npt.NDArray[np.uint64], names: dict[int, str]) -> None:
         """Give a row to every name hash not seen before (`names` maps hash -> decoded name)."""
-        for h in np.unique(hashes).tolist():
-            if h in self._row or len(self._text) > self.max_names:
-                continue
+        uniq = np.unique(hashes)
+        new = uniq[self._lookup(uniq) < 0]
+        if new.size == 0 or len(self._text) > self.max_names:
+            return
+        for h in new.tolist():
+            if len(self._text) > self.max_names:
+                break
             self._row[h] = len(self._text)
             self._text.append(names.get(h, ""))
+        keys = np.fromiter(self._row.keys(), np.uint64, len(self._row))
+        order = np.argsort(keys)
+        self._hashes = keys[order]
+        self._rows_of = np.fromiter(self._row.values(), np.int64, len(self._row))[order]
         if len(self._text) > self._counts.shape[0]:
             n = 2 * len(self._text)
             self._counts = np.concatenate(
@@ -45,15 +56,27 @@ class NameCounts:
             )
             self._max_ms = np.concatenate([self._max_ms, np.full(n - self._max_ms.shape[0], -np.inf)])
 
+    def _lookup(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Row of each hash, -1 when unknown."""
+        known = self._hashes
+        if known.size == 0:
+            return np.full(hashes.size, -1, np.int64)
+        at = np.minimum(np.searchsorted(known, hashes), known.size - 1)
+        return np.where(known[at] == hashes, self._rows_of[at], -1)
+
     def _rows(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-        uniq, inv = np.unique(hashes, return_inverse=True)
-        rows = np.array([self._row.get(h, 0) for h in uniq.tolist()], np.int64)
-        return rows[inv.ravel()]
+        return np.maximum(self._lookup(hashes), 0)  # unknown (past max_names): the overflow row
+
+    def _count(
+        self, rows: npt.NDArray[np.int64], weights: npt.NDArray[np.int64] | None = None
+    ) -> npt.NDArray[np.int64]:
+        n = self._counts.shape[0]
+        return np.bincount(rows, weights=weights, minlength=n).astype(np.int64)
 
     def add(self, col: int, hashes: npt.NDArray[np.uint64]) -> None:
         """Count one event of kind `col` (QUERIES, UNANSWERED, PENDING) per hash."""
         if hashes.size:
-            np.add.at(self._counts[:, col], self._rows(hashes), 1)
+            self._counts[:, col] += self._count(self._rows(hashes))
 
     def add_answers(
         self,
@@ -67,9 +90,11 @@ class NameCounts:
             return
         rows = self._rows(hashes)
         c = self._counts
-        np.add.at(c[:, ANSWERED], rows, 1)
-        np.add.at(c, (rows, RCODE0 + (rcode & 0xF)), 1)
-        np.add.at(c[:, SLOW], rows, (ms > slow_ms).astype(np.int64))
+        c[:, ANSWERED] += self._count(rows)
+        c[:, SLOW] += self._count(rows, (ms > slow_ms).astype(np.int64))
+        failed = np.flatnonzero(rcode != 0)  # NOERROR is not counted per rcode: answered - failures
+        if failed.size:
+            np.add.at(c, (rows[failed], RCODE0 + (rcode[failed] & 0xF)), 1)
         np.maximum.at(self._max_ms, rows, ms)
 
     def domains(self, top_n: int) -> list[DnsDomain]:

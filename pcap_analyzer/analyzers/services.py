@@ -10,8 +10,6 @@ import numpy as np
 from pcap_analyzer.flows.model import FlowTable
 from pcap_analyzer.report.model_exports import ServiceStat
 
-_PROTOS = {6: "tcp", 17: "udp"}
-
 
 @functools.cache
 def iana_services() -> dict[tuple[str, int], str]:
@@ -53,21 +51,21 @@ def services(flows: FlowTable, top_n: int = 20) -> list[ServiceStat]:
     keep = np.flatnonzero((proto == 6) | (proto == 17))
     if keep.size == 0 or top_n <= 0:
         return []
-    key = proto[keep].astype(np.int64) << 16 | flows.b_port[keep].astype(np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
-    inv = inv.ravel()
-    n = uniq.size
-    conns = np.bincount(inv, minlength=n)
-    to_srv = np.bincount(inv, weights=flows.bytes_ab[keep], minlength=n).astype(np.int64)
-    to_cli = np.bincount(inv, weights=flows.bytes_ba[keep], minlength=n).astype(np.int64)
+    # one bin per (protocol, port): 0..65535 TCP, 65536.. UDP; counting is linear, no sort of the flows
+    key = (proto[keep] == 17).astype(np.int64) << 16 | flows.b_port[keep].astype(np.int64)
+    n = 2 << 16
+    conns = np.bincount(key, minlength=n)
+    to_srv = np.bincount(key, weights=flows.bytes_ab[keep], minlength=n).astype(np.int64)
+    to_cli = np.bincount(key, weights=flows.bytes_ba[keep], minlength=n).astype(np.int64)
     pk = flows.packets_ab[keep] + flows.packets_ba[keep]
-    packets = np.bincount(inv, weights=pk, minlength=n).astype(np.int64)
+    packets = np.bincount(key, weights=pk, minlength=n).astype(np.int64)
     total = to_srv + to_cli
-    order = np.lexsort((uniq & 0xFFFF, -conns, -total))[:top_n]
+    uniq = np.flatnonzero(conns)
+    order = uniq[np.lexsort((uniq & 0xFFFF, -conns[uniq], -total[uniq]))[:top_n]]
     names = iana_services()
     out = []
     for i in order.tolist():
-        name, port = _PROTOS[int(uniq[i] >> 16)], int(uniq[i] & 0xFFFF)
+        name, port = ("udp" if i >> 16 else "tcp"), i & 0xFFFF
         out.append(
             ServiceStat(
                 protocol=name,

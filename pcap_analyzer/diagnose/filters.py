@@ -61,7 +61,8 @@ def _and(*parts: str) -> str:
 
 def _server_of(f: Finding, servers: Iterable[str]) -> str | None:
     """The server endpoint a per-server finding names in its title (longest match wins)."""
-    found = [s for s in servers if re.search(re.escape(s) + r"(?![\d.])", f.title)]
+    title = f.title
+    found = [s for s in servers if s in title and re.search(re.escape(s) + r"(?![\d.])", title)]
     return max(found, key=len) if found else None
 
 

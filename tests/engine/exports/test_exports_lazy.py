@@ -1,4 +1,4 @@
-"""tldextract is imported only when a capture has DNS names, and reads its bundled list: no network, no cache."""
+"""tldextract is imported only for captures with DNS names and reads its bundled list: no network."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_tldextract_is_lazy_and_offline(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
     cmd = [sys.executable, "-c", PROBE, str(tcp_only), str(DATA / "netns_mixed_s128.pcap")]
     if os.geteuid() == 0 and shutil.which("unshare"):
-        cmd = ["unshare", "--net", *cmd]  # no network at all: the Public Suffix List must come from the package
+        cmd = ["unshare", "--net", *cmd]  # no network: the Public Suffix List must come from the package
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
