@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
+
+from pcap_analyzer.analyzers.dns_by_name import QUERIES, UNANSWERED, NameCounts
 from pcap_analyzer.analyzers.dns_domains import registered_domain
 from pcap_analyzer.analyzers.services import iana_services
 from tests.engine.exports.tshark import analysed, frames, needs_tshark, rows
@@ -82,3 +85,22 @@ def test_registered_domain_uses_the_bundled_public_suffix_list() -> None:
     assert registered_domain("x.y.github.io") == "github.io"  # private suffixes are not used
     assert registered_domain("api.svc.internal") == "svc.internal"  # no public suffix: last two labels
     assert registered_domain("") == "."
+
+
+def test_names_past_the_cap_are_counted_together() -> None:
+    counts = NameCounts(max_names=2)
+    names = {1: "a.example.com", 2: "b.example.org", 3: "c.example.net"}
+    hashes = np.array([1, 2, 3, 3], np.uint64)
+    counts.register(hashes, names)
+    counts.add(QUERIES, hashes)
+    counts.add(UNANSWERED, np.array([3], np.uint64))
+    counts.add_answers(
+        np.array([1, 2], np.uint64), np.array([0, 2], np.int64), np.array([5.0, 250.0]), slow_ms=100.0
+    )
+    rows = counts.domains(10)
+    got = {d.domain: (d.queries, d.answered, d.failures, d.slow_answers, d.unanswered) for d in rows}
+    assert got == {
+        "example.com": (1, 1, {}, 0, 0),
+        "example.org": (1, 1, {"SERVFAIL": 1}, 1, 0),
+        "(other names)": (2, 0, {}, 0, 1),
+    }
