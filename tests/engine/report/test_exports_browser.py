@@ -83,3 +83,44 @@ def test_copy_buttons_put_filters_on_the_clipboard(reports: Any, open_report: An
     assert page.evaluate("navigator.clipboard.readText()") == f"tcp.stream == {first.stream}"
     assert page.is_hidden("#conn-detail")
     assert log.page_errors == []
+
+
+def test_downloads_and_copy_under_the_web_services_strict_csp(reports: Any, browser: Any) -> None:
+    """The web service serves the report with external assets, a nonce and default-src 'none', over plain
+    http (not a secure context: no Clipboard API, the copy falls back to a selection)."""
+    from pcap_analyzer.report.html import ASSET_FILES, asset_path, render_html
+    from tests.engine.report.test_html_csp import CSP, NONCE, ORIGIN, TYPES
+
+    result, _, csv_dir = reports["netns_mixed_s128.pcap"]
+    html = render_html(result, self_contained=False, script_nonce=NONCE, asset_url="/static/report")
+
+    def handle(route: Any) -> None:
+        path = route.request.url[len(ORIGIN) :]
+        name = path.rsplit("/", 1)[-1]
+        if path == "/report":
+            headers = {"Content-Type": "text/html", "Content-Security-Policy": CSP}
+            route.fulfill(status=200, body=html, headers=headers)
+        elif path.startswith("/static/report/") and name in ASSET_FILES:
+            body = asset_path(name).read_bytes()
+            route.fulfill(status=200, body=body, headers={"Content-Type": TYPES[name.rsplit(".", 1)[-1]]})
+        else:
+            route.fulfill(status=404, body="")
+
+    ctx = browser.new_context(accept_downloads=True)
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(f"{ORIGIN}/**", handle)
+        page.goto(f"{ORIGIN}/report")
+        page.wait_for_function("window.PcapReport && window.PcapReport.ready === true", timeout=60_000)
+        with page.expect_download() as info:
+            page.click("#csv-downloads button[data-file='findings.csv']")
+        assert Path(info.value.path()).read_bytes() == (csv_dir / "findings.csv").read_bytes()
+        assert page.evaluate("window.isSecureContext") is False
+        page.click("#finding-1 button.copy-filter")
+        assert page.inner_text("#finding-1 button.copy-filter") == "Copied"
+        assert errors == []  # a CSP violation is logged as a console error
+    finally:
+        ctx.close()
