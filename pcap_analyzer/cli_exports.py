@@ -13,11 +13,19 @@ if TYPE_CHECKING:
 TOP_FILTERS = 3
 
 
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return ""  # unreachable
+
+
 def summary_rows(t: Table, result: AnalysisResult) -> None:
     """The top services and DNS domains, one row each."""
     if result.services:
         top = ", ".join(
-            f"{s.service or '?'} ({s.protocol}/{s.port}) {s.connections:,} conn. {s.bytes:,} B"
+            f"{s.service or 'unassigned'} {s.protocol}/{s.port} ({s.connections:,} conn., {_size(s.bytes)})"
             for s in result.services[:3]
         )
         t.add_row("Services", top)
