@@ -100,3 +100,37 @@ def test_dns_query_filter_selects_query_and_answer() -> None:
 def test_talker_filter_counts_its_packets() -> None:
     for t in analysed().top_talkers[:2]:
         assert len(frames(t.filter)) == t.packets + t.packets_received
+
+
+def test_every_kind_of_filter_compiles_in_tshark() -> None:
+    """Each filter builder (also for kinds this capture does not trigger) gives a filter tshark accepts."""
+    import subprocess
+
+    from pcap_analyzer.config import AnalysisConfig
+    from pcap_analyzer.diagnose.filters import _BUILDERS, finding_filter, request_filter
+    from pcap_analyzer.report.model import Evidence
+    from tests.engine.exports.tshark import CAPTURE, TSHARK
+
+    r = analysed()
+    small = CAPTURE.parent / "dns_hostile_names.pcap"
+    evidence = Evidence(streams=[1, 2], frames=[3], flows=["10.77.1.1:5000 -> 10.77.2.1:5004"])
+    built = [request_filter(3, 17), request_filter(None, 17)]
+    for kind in [*_BUILDERS, "other.kind"]:
+        f = Finding(
+            id=kind,
+            severity="info",
+            title="10.77.2.1:5001 and 10.77.2.1",
+            detail="",
+            impact=0,
+            evidence=evidence,
+        )
+        built.append(finding_filter(f, r, AnalysisConfig()))
+    for text in built:
+        assert text
+        done = subprocess.run(
+            [TSHARK or "tshark", "-n", "-r", str(small), "-Y", text],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, (text, done.stderr)
