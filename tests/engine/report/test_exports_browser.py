@@ -52,6 +52,8 @@ def test_csv_downloads_equal_the_command_line_files(reports: Any, open_report: A
     result, html, csv_dir = reports[name]
     page, log = open_report(html)
     assert log.page_errors == [] and log.console_errors == []
+    assert page.locator("#services-table tbody tr").count() == len(result.services)
+    assert page.locator("#dns-domains-table tbody tr").count() == len(result.dns.domains)
     buttons = page.eval_on_selector_all("#csv-downloads button", "bs => bs.map(b => b.dataset.file)")
     files = sorted(p.name for p in csv_dir.glob("*.csv"))
     assert sorted(buttons) == files and "connections.csv" in files
