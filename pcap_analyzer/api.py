@@ -22,6 +22,7 @@ from pcap_analyzer.analyzers.fragments import FragmentAnalyzer
 from pcap_analyzer.analyzers.gaps import GapAnalyzer
 from pcap_analyzer.analyzers.jitter import UdpStreamAnalyzer
 from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
+from pcap_analyzer.analyzers.services import services
 from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
 from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
 from pcap_analyzer.analyzers.tls import TlsAnalyzer
@@ -33,6 +34,7 @@ from pcap_analyzer.config import AnalysisConfig, resolve_config
 from pcap_analyzer.decode import decode_chunk
 from pcap_analyzer.decode.coverage import Coverage
 from pcap_analyzer.decode.packets import PacketTable, Undecoded
+from pcap_analyzer.diagnose.filters import add_filters
 from pcap_analyzer.diagnose.findings import diagnose
 from pcap_analyzer.flows.model import FlowAssignment
 from pcap_analyzer.flows.tracker import FlowTracker
@@ -190,7 +192,8 @@ class _Pipeline:
         self.tracker = FlowTracker(tcp_idle_split_s=cfg.tcp_idle_split_s)
         self.tcp = TcpAnalyzer(flagged_per_stream=cfg.max_flagged_packets, series_points=cfg.detail_points)
         self.dns = DnsAnalyzer(
-            max_list=cfg.max_dns_examples, timeout_s=cfg.dns_timeout_s, slow_ms=cfg.dns_slow_ms
+            max_list=cfg.max_dns_examples, timeout_s=cfg.dns_timeout_s, slow_ms=cfg.dns_slow_ms,
+            max_domains=cfg.max_dns_domains,
         )
         self.jitter = UdpStreamAnalyzer(
             min_packets=cfg.udp_stream_min_packets, max_streams=cfg.max_udp_streams
@@ -268,6 +271,7 @@ class _Pipeline:
         result.throughput, result.timeline = self.throughput.finalize(self.dns.series())
         result.fragmentation = self.fragments.finalize()
         result.protocols = self.protocols.finalize()
+        result.services = services(flows, cfg.max_services)
         result.gaps = self.gaps.finalize()
         result.bursts = self.bursts.finalize()
         result.tls = self.tls.finalize()
@@ -351,6 +355,7 @@ def analyze(
     )
     pipeline.finish(result)
     result.health, result.findings = diagnose(result, cfg)
+    add_filters(result, cfg)
     progress(total, total, packets, Phase.REPORTING)
     result.elapsed_s = round(time.perf_counter() - started, 3)
     progress(total, total, packets, Phase.DONE)

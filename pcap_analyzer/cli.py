@@ -100,9 +100,12 @@ def analyze(
     ] = Path("reports"),
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of thresholds.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv", help="Write the tables as CSV files into this folder.")
+    ] = None,
 ) -> None:
-    """Analyse FILE; write JSON + HTML reports to --output-dir, or only those named by --json/--html."""
-    analyze_file(file, json_out, html_out, output_dir, config, quiet)
+    """Analyse FILE; write JSON + HTML reports to --output-dir, or only those named by --json/--html/--csv."""
+    analyze_file(file, json_out, html_out, output_dir, config, quiet, csv_dir)
 
 
 def run(command: typer.Typer) -> NoReturn:

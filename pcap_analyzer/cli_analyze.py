@@ -32,6 +32,7 @@ _VALUE_OPTIONS = {
     "--html": "html_out",
     "--output-dir": "output_dir",
     "--config": "config",
+    "--csv": "csv_dir",
 }
 _FLAGS = {"--quiet": "quiet", "-q": "quiet"}
 
@@ -159,6 +160,8 @@ def _fmt(v: float | None, unit: str = " ms") -> str:
 def _print_summary(console: Console, result: AnalysisResult) -> None:
     from rich.table import Table
 
+    from pcap_analyzer.cli_exports import print_filters, summary_rows
+
     cap, tcp, dns, h = result.capture, result.tcp, result.dns, result.health
     colour = "green" if h.score >= 80 else "yellow" if h.score >= 50 else "red"
     t = Table(
@@ -195,6 +198,7 @@ def _print_summary(console: Console, result: AnalysisResult) -> None:
             f"ClientHello->ServerHello median {_fmt(tls.handshake_ms.median)} / p95 "
             f"{_fmt(tls.handshake_ms.p95)}; alerts: {alerts}",
         )
+    summary_rows(t, result)
     for r in h.reasons[:5]:
         t.add_row(f"-{r.penalty:g}", r.message)
     console.print(t)
@@ -206,6 +210,7 @@ def _print_summary(console: Console, result: AnalysisResult) -> None:
         for item in result.findings[:8]:
             f.add_row(f"[{style.get(item.severity, 'cyan')}]{item.severity}[/]", item.title)
         console.print(f)
+        print_filters(console, result)
 
 
 def analyze_file(
@@ -215,8 +220,9 @@ def analyze_file(
     output_dir: Path = Path("reports"),
     config: Path | None = None,
     quiet: bool = False,
+    csv_dir: Path | None = None,
 ) -> None:
-    """Analyse FILE; write JSON + HTML reports to --output-dir, or only those named by --json/--html."""
+    """Analyse FILE; write JSON + HTML reports to --output-dir, or only those named by --json/--html/--csv."""
     # The engine does no linear algebra: OpenBLAS's thread pool, started when NumPy loads, only costs CPU.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Importing NumPy, Numba and the report models creates many long-lived objects that the cyclic GC would
@@ -239,9 +245,11 @@ def analyze_file(
         cfg = load_config(config) if config is not None else None
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    if json_out is None and html_out is None:
+    if json_out is None and html_out is None and csv_dir is None:
         json_out, html_out = _default_paths(file, output_dir)
     wanted = [p for p in (json_out, html_out) if p is not None]
+    if csv_dir is not None and csv_dir.exists() and not csv_dir.is_dir():
+        raise _fail(f"--csv {csv_dir}: not a folder")
     show = not quiet and sys.stderr.isatty()
     try:
         if show:
@@ -264,6 +272,10 @@ def analyze_file(
             written.append(write_json(result, json_out))
         if html_out is not None and _write_html(result, html_out):
             written.append(html_out)
+        if csv_dir is not None:
+            from pcap_analyzer.report.csv_export import write_csv
+
+            written += write_csv(result, csv_dir)
     except OSError as exc:
         _remove_partial(wanted)
         where = exc.filename if exc.filename is not None else "the report"

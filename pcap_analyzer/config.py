@@ -150,6 +150,11 @@ class AnalysisConfig(BaseModel):
     max_tcp_servers: int = Field(
         default=200, ge=1, le=100_000, description="TCP server endpoints listed (most affected first)."
     )
+    # ports/services and DNS by domain (issue 14, exports)
+    max_services: int = Field(default=20, ge=0, le=10_000, description="Server ports (services) listed.")
+    max_dns_domains: int = Field(
+        default=50, ge=0, le=10_000, description="DNS registered domains listed (most queries first)."
+    )
     # security detectors: their own section (`security:` in YAML), see pcap_analyzer/security/config.py
     security: SecurityConfig = Field(default_factory=SecurityConfig, description="Security detectors.")
 

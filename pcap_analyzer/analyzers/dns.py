@@ -7,6 +7,7 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from pcap_analyzer.analyzers import dns_by_name as byname
 from pcap_analyzer.analyzers import dns_kernel as k
 from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_place
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
@@ -71,6 +72,7 @@ class DnsAnalyzer:
         max_points: int = 5000,
         timeout_s: float = 5.0,
         slow_ms: float = 100.0,
+        max_domains: int = 50,
     ) -> None:
         self.timeout_ns, self.slow_ms = int(timeout_s * NS), slow_ms
         stale_s = max(stale_s, 2 * timeout_s)
@@ -99,6 +101,7 @@ class DnsAnalyzer:
         self._slowest: list[tuple[float, int, DnsQueryInfo]] = []  # (ms, frame, info), slowest first
         self._pt, self._pv = Sampler(max_points), Sampler(max_points)
         self._origin: int | None = None
+        self.max_domains, self._by_name = max_domains, byname.NameCounts()
 
     @property
     def open_transactions(self) -> int:
@@ -140,6 +143,9 @@ class DnsAnalyzer:
         new = kind == k.NEW_QUERY
         if new.any():
             self._learn_names(q_addr[new, k.A_NAME], p.dns_qname_offset[idx[new]], p.buf)
+            self._by_name.register(q_addr[new, k.A_NAME], self._names)
+        asked = row[(kind == k.NEW_QUERY) | (kind == k.RETRANSMITTED_QUERY)]
+        self._by_name.add(byname.QUERIES, self._addrs[asked, k.A_NAME])
         ans = np.flatnonzero(kind == k.ANSWER)
         if ans.size:
             i = idx[ans]
@@ -147,6 +153,7 @@ class DnsAnalyzer:
             ns = p.ts_ns[i] - q_ts[ans]
             ms = ns / 1e6
             self._add_times(p.ts_ns[i], ns, ms, q_server[ans])
+            self._by_name.add_answers(q_addr[ans, k.A_NAME], rcode, ms, self.slow_ms)
             q = (q_ts[ans], q_frame[ans], q_qtype[ans], q_addr[ans], rcode, ms)
             self._add_errors(q)
             self._add_slowest(q)
@@ -238,6 +245,7 @@ class DnsAnalyzer:
         if rows.size == 0:
             return
         self.unanswered += int(rows.size)
+        self._by_name.add(byname.UNANSWERED, self._addrs[rows, k.A_NAME])
         sid = self._vals[rows, k.V_SERVER]
         sid = sid[sid >= 0]
         if sid.size:
@@ -293,6 +301,7 @@ class DnsAnalyzer:
             young = vals[open_rows, k.V_TS] > max(end_ns, int(self._counts[k.C_LATEST])) - self.timeout_ns
         pending = open_rows[young]
         self.pending += int(pending.size)
+        self._by_name.add(byname.PENDING, self._addrs[pending, k.A_NAME])
         sid = vals[pending, k.V_SERVER]
         sid = sid[sid >= 0]
         if sid.size:
@@ -338,6 +347,7 @@ class DnsAnalyzer:
             unanswered_queries=sorted(self._unanswered_list, key=lambda q: q.frame),
             error_responses=self._errors,
             slowest_queries=[x[2] for x in self._slowest],
+            domains=self._by_name.domains(self.max_domains),
         )
 
     def limits(self) -> dict[str, int]:
@@ -347,4 +357,6 @@ class DnsAnalyzer:
             "dns_servers": self.max_servers,
             "dns_open_transactions": self.max_open,
             "dns_timeline_points": self.max_points,
+            "dns_domains": self.max_domains,
+            "dns_names": self._by_name.max_names,
         }

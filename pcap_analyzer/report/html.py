@@ -10,6 +10,7 @@ inline <script>/<style> elements carry ``script_nonce`` when one is given, or, w
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import jinja2
 
+from pcap_analyzer.report.csv_export import tables_spec
 from pcap_analyzer.report.html_data import island_payload, script_json
 from pcap_analyzer.report.model import AnalysisResult
 
@@ -138,6 +140,7 @@ def render_html(
         nonce=script_nonce,
         asset_url=(asset_url or "").rstrip("/"),
         assets=ASSET_FILES,
+        csv_tables_json=json.dumps(tables_spec(), separators=(",", ":")),
     )
 
 

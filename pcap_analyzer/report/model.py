@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pcap_analyzer.report.model_exports import DnsDomain, ServiceStat
+
 # 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
 # 1.2: capture.not_analysed / not_analysed_packets, capture.timestamps_backwards, duration_s = max - min
 SCHEMA_VERSION = "1.2"
@@ -142,6 +144,7 @@ class DnsQueryInfo(_Model):
     qtype: str
     rcode: str | None = None
     response_time_ms: float | None = None
+    filter: str = ""  # Wireshark display filter of the query and its response
 
 
 class DnsMessageCounts(_Model):
@@ -168,6 +171,7 @@ class DnsSummary(_Model):
     unanswered_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped, see `limits`
     error_responses: list[DnsQueryInfo] = Field(default_factory=list)  # capped
     slowest_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped
+    domains: list[DnsDomain] = Field(default_factory=list)  # by registered domain, most queries first, capped
 
 
 class UdpStream(_Model):
@@ -192,6 +196,7 @@ class Talker(_Model):
     packets: int  # sent
     bytes_received: int = 0
     packets_received: int = 0
+    filter: str = ""  # Wireshark display filter of the address's packets
 
 
 class Conversation(_Model):
@@ -248,6 +253,7 @@ class TcpConnection(_Model):
     rto_time_ms: float = 0.0  # time spent waiting for timeout-driven retransmissions
     score: float = 0.0  # badness used to rank connections (higher = worse)
     flagged: list[FlaggedPacket] = Field(default_factory=list)  # capped, see `limits`
+    filter: str = ""  # Wireshark display filter of the connection (tcp.stream == N)
 
 
 class SeriesPoint(_Model):
@@ -339,6 +345,7 @@ class Finding(_Model):
     detail: str
     impact: float  # ranking key, higher first
     evidence: Evidence = Field(default_factory=Evidence)
+    filter: str = ""  # Wireshark display filter that selects the packets behind the finding
 
 
 class SecurityEvidence(_Model):
@@ -402,6 +409,7 @@ class AnalysisResult(_Model):
     throughput: Throughput = Field(default_factory=Throughput)
     fragmentation: Fragmentation = Field(default_factory=Fragmentation)
     protocols: list[ProtocolShare] = Field(default_factory=list)
+    services: list[ServiceStat] = Field(default_factory=list)  # server ports, most bytes first, capped
     gaps: list[Gap] = Field(default_factory=list)
     bursts: list[Burst] = Field(default_factory=list)
     health: Health = Field(default_factory=Health)

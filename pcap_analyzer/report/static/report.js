@@ -209,6 +209,8 @@
     { label: "Zero win", get: function (c) { return c.zero_windows; }, num: true, fmt: count, bad: function (v) { return v > 0; } },
     { label: "RST", get: function (c) { return c.resets; }, num: true, fmt: count },
     { label: "Score", get: function (c) { return c.score; }, num: true, fmt: function (v) { return fixed(v, 1); } },
+    // only a button (its title shows the filter, `tcp.stream == N`): the table must fit 1366 pixels
+    { label: "Filter", get: function (c) { return c.filter; }, fmt: function () { return ""; }, copy: true },
   ];
 
   function ConnTable(data) {
@@ -295,6 +297,7 @@
         var v = col.get(c), td = el("td", col.fmt ? col.fmt(v) : v);
         if (col.mono) td.className = "mono";
         if (col.bad && col.bad(v)) td.className = "bad";
+        if (col.copy && v) td.appendChild(copyButton(v));
         tr.appendChild(td);
       });
       frag.appendChild(tr);
@@ -393,6 +396,7 @@
     localTimes();
     var table = new ConnTable(data);
     window.PcapReport.table = table;
+    exportsSetup(data);
     timeline(data);
     dnsHistogram(data);
     tlsServers(data);
@@ -415,6 +419,85 @@
         });
       });
     }
+  }
+
+  // ---- Exports (issue 14): CSV downloads built from the data island, copy buttons for Wireshark filters.
+  // The CSV declaration (#csv-downloads data-tables) is pcap_analyzer/report/csv_export.TABLES; cells and quoting follow
+  // csv_export.cell and Python's csv module, so a download equals the file `analyze --csv` writes.
+  function copyButton(text) {
+    var b = el("button", "Copy"); b.type = "button"; b.className = "copy-filter no-print"; b.dataset.filter = text;
+    b.title = "Copy the Wireshark filter: " + text;
+    return b;
+  }
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = el("textarea"); area.value = text; document.body.appendChild(area); area.select();
+    var ok = document.execCommand("copy"); area.remove();
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+  function csvGet(obj, path) {
+    var alts = path.split("|");
+    for (var i = 0; i < alts.length; i++) {
+      var v = obj, keys = alts[i].split(".");
+      for (var k = 0; k < keys.length && v !== undefined && v !== null; k++) {
+        v = (typeof v === "object" && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, keys[k])) ? v[keys[k]] : undefined;
+      }
+      if (v !== undefined && v !== null) return v;
+    }
+    return null;
+  }
+  function csvCell(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "boolean") return v ? "true" : "false";
+    if (typeof v === "number") return isFinite(v) ? String(v) : "";
+    if (Array.isArray(v)) return v.map(csvCell).join("; ");
+    if (typeof v === "object") return Object.keys(v).map(function (k) { return k + ":" + csvCell(v[k]); }).join("; ");
+    var s = String(v);
+    return /^[=+\-@\t\r]/.test(s) ? "'" + s : s;
+  }
+  function csvQuote(s) { return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
+  function csvTable(data, table) {
+    var lines = [table.columns.map(function (c) { return csvQuote(c[0]); }).join(",")], found = false;
+    table.sources.forEach(function (src) {
+      var rows = csvGet(data, src[1]);
+      if (!Array.isArray(rows)) return;
+      found = true;
+      rows.forEach(function (row, i) {
+        lines.push(table.columns.map(function (c) {
+          var v = c[1] === "@list" ? src[0] : c[1] === "@rank" ? i + 1 : csvGet(row, c[1]);
+          return csvQuote(csvCell(v));
+        }).join(","));
+      });
+    });
+    return found ? lines.join("\r\n") + "\r\n" : null;
+  }
+  function exportsSetup(data) {
+    var box = document.getElementById("csv-downloads");
+    var tables = box ? JSON.parse(box.dataset.tables) : [];
+    if (box) {
+      tables.forEach(function (table) {
+        if (csvTable(data, table) === null) return;
+        var b = el("button", table.file); b.type = "button"; b.className = "csv-download"; b.dataset.file = table.file;
+        b.addEventListener("click", function () {
+          var url = URL.createObjectURL(new Blob([csvTable(data, table)], { type: "text/csv;charset=utf-8" }));
+          var a = el("a"); a.href = url; a.download = table.file; document.body.appendChild(a); a.click(); a.remove();
+          setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+        });
+        box.appendChild(b); box.appendChild(document.createTextNode(" "));
+      });
+    }
+    // Capture phase: a copy button inside a connection row must not also open the row.
+    document.addEventListener("click", function (ev) {
+      var b = ev.target.closest && ev.target.closest("button.copy-filter");
+      if (!b) return;
+      ev.stopPropagation(); ev.preventDefault();
+      copyText(b.dataset.filter).then(function () { b.textContent = "Copied"; }, function () { b.textContent = "Select and copy"; });
+      setTimeout(function () { b.textContent = "Copy"; }, 2000);
+    }, true);
+    window.PcapReport.csv = function (file) {
+      var t = tables.filter(function (x) { return x.file === file; })[0];
+      return t ? csvTable(data, t) : null;
+    };
   }
 
   // Plotly.js is loaded after this file: start once the whole document has been parsed.
