@@ -17,11 +17,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CAPTURES = ["icmp_netns.pcap"]
 LOW_WINDOW_BYTES = 8192  # the engine's default `low_window_bytes`
+LARGE_SEGMENT = 1000  # the engine's default `pmtu_large_segment_bytes`
 FIELDS = [
     "frame.number", "frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
     "icmp.type", "icmp.code", "icmp.mtu", "icmpv6.type", "icmpv6.code", "icmpv6.mtu",
     "tcp.stream", "tcp.srcport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
-    "tcp.window_size", "tcp.analysis.zero_window", "tcp.analysis.window_update",
+    "tcp.window_size", "tcp.analysis.zero_window", "tcp.analysis.window_update", "tcp.len",
+    "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission",
 ]  # fmt: skip
 DEFINITIONS = {
     "icmp.messages": "frames by (icmp.type, icmp.code) for ICMP and (icmpv6.type, icmpv6.code) for ICMPv6, "
@@ -39,6 +41,9 @@ DEFINITIONS = {
     f"tcp.window_size < {LOW_WINDOW_BYTES} (SYN frames, whose window is not scaled, ignored). ns.",
     "idle": "per tcp.stream: the longest gap between consecutive frames (ns), the last frame's time, and "
     "whether any frame has FIN or RST",
+    "icmp.error_frames": "frame numbers of the unreachable, time exceeded and redirect messages",
+    "segments": "per tcp.stream and sender (tcp.srcport): data segments (tcp.len > 0) at least / below "
+    f"{LARGE_SEGMENT} bytes, and how many of them carry tcp.analysis.(fast_|spurious_)retransmission",
     "syn_intervals": "per tcp.stream: gaps (ns) between the frames with SYN set and ACK clear",
 }
 
@@ -61,6 +66,7 @@ def _icmp(rows: list[dict[str, str]]) -> dict[str, object]:
     dests: Counter[str] = Counter()
     mtus: set[int] = set()
     n = Counter[str]()
+    frames: dict[str, list[int]] = defaultdict(list)
     for r in rows:
         if r["icmp.type"]:
             t, c, fam = int(r["icmp.type"]), int(r["icmp.code"]), "icmp"
@@ -83,6 +89,10 @@ def _icmp(rows: list[dict[str, str]]) -> dict[str, object]:
                 mtus.add(int(r["icmpv6.mtu"]))
         else:
             continue
+        v6 = fam == "icmpv6"
+        for kind, types in (("unreachable", (3, 1)), ("time_exceeded", (11, 3)), ("redirect", (5, 137))):
+            if t == types[v6]:
+                frames[kind].append(int(r["frame.number"]))
         messages[f"{fam} {t}/{c}"] += 1
         sources[src] += 1
         dests[dst] += 1
@@ -93,6 +103,7 @@ def _icmp(rows: list[dict[str, str]]) -> dict[str, object]:
         "next_hop_mtus": sorted(mtus),
         "sources": dict(sources.most_common()),
         "destinations": dict(dests.most_common()),
+        "error_frames": dict(sorted(frames.items())),
     }
 
 
@@ -109,6 +120,19 @@ def _intervals(frames: list[tuple[int, int, bool, bool]], last_ns: int) -> list[
     if start is not None:
         out.append(last_ns - start)
     return out
+
+
+def _segments(rs: list[dict[str, str]]) -> dict[str, dict[str, int]]:
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    retx = ("tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission")
+    for r in rs:
+        n = int(r["tcp.len"] or 0)
+        if n <= 0:
+            continue
+        size = "large" if n >= LARGE_SEGMENT else "small"
+        out[r["tcp.srcport"]][size] += 1
+        out[r["tcp.srcport"]][f"{size}_retransmissions"] += any(r[f] == "1" for f in retx)
+    return {port: dict(c) for port, c in sorted(out.items())}
 
 
 def _streams(rows: list[dict[str, str]]) -> dict[str, object]:
@@ -145,6 +169,7 @@ def _streams(rows: list[dict[str, str]]) -> dict[str, object]:
             "last_ns": last,
             "closed": any(r["tcp.flags.fin"] == "1" or r["tcp.flags.reset"] == "1" for r in rs),
             "syn_intervals_ns": [b - a for a, b in zip(syns, syns[1:], strict=False)],
+            "segments": _segments(rs),
         }
     return out
 
