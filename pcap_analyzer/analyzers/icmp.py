@@ -36,9 +36,15 @@ def _be(buf: npt.NDArray[np.uint8], at: int, n: int) -> int:
 class IcmpAnalyzer:
     """Counts ICMP messages per (family, type, code) and per address; describes PMTU messages."""
 
-    def __init__(self, max_peers: int = 20, max_tracked: int = 100_000, max_pmtu: int = 50,
-                 max_frames: int = 20) -> None:
-        self.max_peers, self.max_tracked, self.max_pmtu, self.max_frames = max_peers, max_tracked, max_pmtu, max_frames
+    def __init__(
+        self, max_peers: int = 20, max_tracked: int = 100_000, max_pmtu: int = 50, max_frames: int = 20
+    ) -> None:
+        self.max_peers, self.max_tracked, self.max_pmtu, self.max_frames = (
+            max_peers,
+            max_tracked,
+            max_pmtu,
+            max_frames,
+        )
         self.codes = np.zeros(2 * 256 * 256, np.int64)  # (v6, type, code)
         self.sources: Counter[tuple[int, int]] = Counter()
         self.dests: Counter[tuple[int, int]] = Counter()
@@ -76,8 +82,14 @@ class IcmpAnalyzer:
         for i in idx[pmtu].tolist():
             self._pmtu(p, i)
 
-    def _peers(self, hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64], err: npt.NDArray[np.bool_],
-               counts: Counter[tuple[int, int]], errors: Counter[tuple[int, int]]) -> None:
+    def _peers(
+        self,
+        hi: npt.NDArray[np.uint64],
+        lo: npt.NDArray[np.uint64],
+        err: npt.NDArray[np.bool_],
+        counts: Counter[tuple[int, int]],
+        errors: Counter[tuple[int, int]],
+    ) -> None:
         keys, inv = np.unique(np.stack([hi, lo], axis=1), axis=0, return_inverse=True)
         inv = inv.reshape(-1)
         n = np.bincount(inv, minlength=len(keys))
@@ -149,8 +161,9 @@ class IcmpAnalyzer:
         return {"icmp_peers": self.max_peers, "icmp_untracked": self.untracked}
 
 
-def _any(v6: npt.NDArray[np.int64], typ: npt.NDArray[np.int64], kinds: tuple[tuple[bool, int], ...]
-         ) -> npt.NDArray[np.bool_]:
+def _any(
+    v6: npt.NDArray[np.int64], typ: npt.NDArray[np.int64], kinds: tuple[tuple[bool, int], ...]
+) -> npt.NDArray[np.bool_]:
     out = np.zeros(v6.size, np.bool_)
     for fam, t in kinds:
         out |= (v6 == fam) & (typ == t)
@@ -159,4 +172,7 @@ def _any(v6: npt.NDArray[np.int64], typ: npt.NDArray[np.int64], kinds: tuple[tup
 
 def _top(counts: Counter[tuple[int, int]], errors: Counter[tuple[int, int]], n: int) -> list[IcmpPeer]:
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-    return [IcmpPeer(address=format_addr(h, lo), messages=c, errors=errors.get((h, lo), 0)) for (h, lo), c in ranked]
+    return [
+        IcmpPeer(address=format_addr(h, lo), messages=c, errors=errors.get((h, lo), 0))
+        for (h, lo), c in ranked
+    ]

@@ -25,7 +25,9 @@ ICMP: dict[int, tuple[str, dict[int, str]]] = {
     9: ("Router advertisement", {}),
     10: ("Router solicitation", {}),
     11: ("Time exceeded", {0: "TTL exceeded in transit", 1: "Fragment reassembly time exceeded"}),
-    12: ("Parameter problem", {0: "Pointer indicates the error", 1: "Missing a required option", 2: "Bad length"}),
+    12: ("Parameter problem", {
+        0: "Pointer indicates the error", 1: "Missing a required option", 2: "Bad length",
+    }),
     13: ("Timestamp request", {}),
     14: ("Timestamp reply", {}),
     17: ("Address mask request", {}),

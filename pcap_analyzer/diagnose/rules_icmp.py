@@ -16,7 +16,7 @@ from pcap_analyzer.report.model import AnalysisResult, Evidence, Finding
 
 
 def _n(n: int, what: str) -> str:
-    """"1 connection", "3 connections"."""
+    """ "1 connection", "3 connections"."""
     return f"{n:,} {what}" + ("" if n == 1 else "s")
 
 
@@ -24,40 +24,61 @@ def _frames(frames: list[int], cfg: AnalysisConfig) -> list[int]:
     return sorted(frames)[: cfg.max_evidence_frames]
 
 
+def _streams(streams: list[int], cfg: AnalysisConfig) -> Evidence:
+    return Evidence(streams=sorted(streams)[: cfg.max_evidence_frames])
+
+
 def pmtu_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]:
     out = []
     icmp = result.icmp
     if icmp.fragmentation_needed:
         paths = ", ".join(f"{p.router} -> {p.destination or '?'}: {p.mtu}" for p in icmp.pmtu[:5])
-        mtus = ", ".join(str(m) for m in icmp.next_hop_mtus)
+        mtus = ", ".join(str(m) for m in icmp.next_hop_mtus) or "not given"
         n = icmp.fragmentation_needed
-        out.append(Finding(
-            id="icmp.fragmentation_needed",
-            severity="info",
-            title=f"{n:,} ICMP fragmentation-needed / packet-too-big messages: a path has a smaller MTU "
-            f"(next-hop MTU {mtus or 'not given'})",
-            detail=f"Routers dropped packets too large for the next link and said so ({paths}). Senders that "
-            "receive these messages lower their packet size (path MTU discovery); if a firewall filters them "
-            "before the sender, large packets vanish without a trace (a PMTU black hole). Check the MTU of "
-            "tunnels and VPN links on these paths, or clamp the TCP MSS.",
-            impact=min(5.0, 1 + math.log2(1 + n)),
-            evidence=Evidence(frames=_frames([p.first_frame for p in icmp.pmtu], cfg)),
-        ))
+        title = (
+            f"{_n(n, 'ICMP fragmentation-needed / packet-too-big message')}: a path has a smaller MTU "
+            f"(next-hop MTU {mtus})"
+        )
+        detail = (
+            f"Routers dropped packets too large for the next link and said so ({paths}). Senders that "
+            "receive these messages lower their packet size (path MTU discovery); if a firewall filters "
+            "them before the sender, large packets vanish without a trace (a PMTU black hole). Check the "
+            "MTU of tunnels and VPN links on these paths, or clamp the TCP MSS."
+        )
+        frames = _frames([p.first_frame for p in icmp.pmtu], cfg)
+        out.append(
+            Finding(
+                id="icmp.fragmentation_needed",
+                severity="info",
+                title=title,
+                detail=detail,
+                impact=min(5.0, 1 + math.log2(1 + n)),
+                evidence=Evidence(frames=frames),
+            )
+        )
     for s in result.tcp_waits.black_hole_suspects:
         sev, note = weigh("warning", s.large_retransmissions, s.large_segments, cfg)
-        out.append(Finding(
-            id="tcp.pmtu_black_hole",
-            severity=sev,
-            title=f"Possible PMTU black hole from {s.sender} to {s.receiver}: {s.large_retransmissions:,} of "
-            f"{s.large_segments:,} large segments were retransmitted while small ones passed",
-            detail=f"Segments of at least {cfg.pmtu_large_segment_bytes:,} bytes (pmtu_large_segment_bytes) "
-            f"were resent again and again; the {s.small_segments:,} smaller ones needed no retransmission. A "
-            "link with a smaller MTU that drops large packets without an ICMP fragmentation-needed message "
-            "(or a firewall that filters it) produces exactly this. Lower the MTU / clamp the MSS on the path, "
-            "or let ICMP type 3 code 4 (ICMPv6 type 2) through. Wireshark: " + s.filter + note,
-            impact=min(20.0, 2.0 * s.large_retransmissions),
-            evidence=Evidence(streams=[s.stream], flows=[f"{s.sender} -> {s.receiver}"]),
-        ))
+        title = (
+            f"Possible PMTU black hole from {s.sender} to {s.receiver}: {s.large_retransmissions:,} of "
+            f"{s.large_segments:,} large segments were retransmitted while small ones passed"
+        )
+        detail = (
+            f"Segments of at least {cfg.pmtu_large_segment_bytes:,} bytes (pmtu_large_segment_bytes) were "
+            f"resent again and again; the {s.small_segments:,} smaller ones needed no retransmission. A link "
+            "with a smaller MTU that drops large packets without an ICMP fragmentation-needed message (or a "
+            "firewall that filters it) produces exactly this. Lower the MTU / clamp the MSS on the path, or "
+            f"let ICMP type 3 code 4 (ICMPv6 type 2) through. Wireshark: {s.filter}" + note
+        )
+        out.append(
+            Finding(
+                id="tcp.pmtu_black_hole",
+                severity=sev,
+                title=title,
+                detail=detail,
+                impact=min(20.0, 2.0 * s.large_retransmissions),
+                evidence=Evidence(streams=[s.stream], flows=[f"{s.sender} -> {s.receiver}"]),
+            )
+        )
     return out
 
 
@@ -66,43 +87,54 @@ def unreachable_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Fi
     out = []
     if icmp.unreachable:
         codes: Counter[str] = Counter()
-        for name, n in icmp.messages.items():
+        for name, count in icmp.messages.items():
             if "Destination unreachable/" in name:
-                codes[name.split("/", 1)[1]] += n
-        listed = ", ".join(f"{n:,} {c.lower()}" for c, n in codes.most_common(4))
+                codes[name.split("/", 1)[1]] += count
+        listed = ", ".join(f"{k:,} {c.lower()}" for c, k in codes.most_common(4))
         n = icmp.unreachable
         sev, note = weigh("warning", n, max(n, cfg.min_sample_packets), cfg)
         targets = ", ".join(p.address for p in icmp.destinations if p.errors)[:200]
-        out.append(Finding(
-            id="icmp.unreachable",
-            severity=sev,
-            title=f"{_n(n, 'ICMP destination-unreachable message')} ({listed})",
-            detail=f"Sent to {targets or 'various hosts'}. Port unreachable means nothing listens on a UDP "
-            "port; host or net unreachable, that a router has no way to the destination; administratively "
+        detail = (
+            f"Sent to {targets or 'various hosts'}. Port unreachable means nothing listens on a UDP port; "
+            "host or net unreachable, that a router has no way to the destination; administratively "
             "prohibited, that a firewall rejects the traffic. Each one is a failed attempt the application "
-            "will retry or report." + note,
-            impact=min(10.0, 2 * math.log2(1 + n)),
-            evidence=Evidence(frames=_frames(icmp.error_frames.get("unreachable", []), cfg)),
-        ))
+            "will retry or report. Wireshark: icmp.type == 3 || icmpv6.type == 1" + note
+        )
+        out.append(
+            Finding(
+                id="icmp.unreachable",
+                severity=sev,
+                title=f"{_n(n, 'ICMP destination-unreachable message')} ({listed})",
+                detail=detail,
+                impact=min(10.0, 2 * math.log2(1 + n)),
+                evidence=Evidence(frames=_frames(icmp.error_frames.get("unreachable", []), cfg)),
+            )
+        )
     if icmp.time_exceeded:
-        n = icmp.time_exceeded
-        out.append(Finding(
-            id="icmp.time_exceeded",
-            severity="info",
-            title=f"{n:,} ICMP time-exceeded messages (TTL / hop limit expired)",
-            detail="Expected from traceroute; otherwise a routing loop or a too-small initial TTL drops packets.",
-            impact=0.5,
-            evidence=Evidence(frames=_frames(icmp.error_frames.get("time_exceeded", []), cfg)),
-        ))
+        out.append(
+            Finding(
+                id="icmp.time_exceeded",
+                severity="info",
+                title=f"{_n(icmp.time_exceeded, 'ICMP time-exceeded message')} (TTL / hop limit expired)",
+                detail="Expected from traceroute; otherwise a routing loop or a too-small initial TTL "
+                "drops packets. Wireshark: icmp.type == 11 || icmpv6.type == 3",
+                impact=0.5,
+                evidence=Evidence(frames=_frames(icmp.error_frames.get("time_exceeded", []), cfg)),
+            )
+        )
     if icmp.redirects:
-        out.append(Finding(
-            id="icmp.redirect",
-            severity="info",
-            title=f"{icmp.redirects:,} ICMP redirects: a router sends traffic back out of the link it came in on",
-            detail="Hosts use a router while a better next hop sits on their own link: check their routes.",
-            impact=0.5,
-            evidence=Evidence(frames=_frames(icmp.error_frames.get("redirect", []), cfg)),
-        ))
+        out.append(
+            Finding(
+                id="icmp.redirect",
+                severity="info",
+                title=f"{_n(icmp.redirects, 'ICMP redirect')}: a router sends traffic back out of the link "
+                "it came in on",
+                detail="Hosts use a router while a better next hop sits on their own link: check their "
+                "routes. Wireshark: icmp.type == 5 || icmpv6.type == 137",
+                impact=0.5,
+                evidence=Evidence(frames=_frames(icmp.error_frames.get("redirect", []), cfg)),
+            )
+        )
     return out
 
 
@@ -112,67 +144,90 @@ def stall_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]
         if c.stalled_pct < cfg.stall_share_pct or c.stalled_ms <= 0:
             continue
         sev, note = weigh("warning", c.stalls, max(c.stalls, cfg.min_sample_packets), cfg)
-        out.append(Finding(
-            id="tcp.window_stall",
-            severity=sev,
-            title=f"{c.client} -> {c.server} was blocked by zero windows for {c.stalled_pct:.0f}% of its "
-            f"{c.duration_s:,.1f} s ({c.stalls:,} stalls, longest {c.longest_stall_ms:,.0f} ms)",
-            detail=f"The {c.zero_window_by or 'receiving'} side advertised a zero receive window: its "
-            "application reads too slowly, so the sender had to wait. Look at the receiving application's "
-            f"CPU, disk or its read loop (stall_share_pct = {cfg.stall_share_pct:g} %). Wireshark: {c.filter}"
-            + note,
-            impact=min(15.0, 0.15 * c.stalled_pct + math.log2(1 + c.stalls)),
-            evidence=Evidence(streams=[c.stream], flows=[f"{c.client} -> {c.server}"]),
-        ))
+        title = (
+            f"{c.client} -> {c.server} was blocked by zero windows for {c.stalled_pct:.0f}% of its "
+            f"{c.duration_s:,.1f} s ({_n(c.stalls, 'stall')}, longest {c.longest_stall_ms:,.0f} ms)"
+        )
+        detail = (
+            f"The {c.zero_window_by or 'receiving'} side advertised a zero receive window: its application "
+            "reads too slowly, so the sender had to wait. Look at the receiving application's CPU, disk or "
+            f"read loop (stall_share_pct = {cfg.stall_share_pct:g} %). Wireshark: {c.filter}" + note
+        )
+        out.append(
+            Finding(
+                id="tcp.window_stall",
+                severity=sev,
+                title=title,
+                detail=detail,
+                impact=min(15.0, 0.15 * c.stalled_pct + math.log2(1 + c.stalls)),
+                evidence=Evidence(streams=[c.stream], flows=[f"{c.client} -> {c.server}"]),
+            )
+        )
     return out
 
 
 def idle_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]:
     w = result.tcp_waits
     out = []
-    if w.idle_connections:
-        longest = w.idle[0] if w.idle else None
-        out.append(Finding(
-            id="tcp.idle",
-            severity="info",
-            title=f"{_n(w.idle_connections, 'connection')} stayed idle for more than {cfg.idle_threshold_s:g} s "
-            f"(longest {longest.longest_idle_s:,.1f} s)" if longest else "",
-            detail="No packet in either direction for a while inside the connection: a long-poll, a pooled "
+    if w.idle_connections and w.idle:
+        title = (
+            f"{_n(w.idle_connections, 'connection')} stayed idle for more than {cfg.idle_threshold_s:g} s "
+            f"(longest {w.idle[0].longest_idle_s:,.1f} s)"
+        )
+        detail = (
+            "No packet in either direction for a while inside the connection: a long poll, a pooled "
             "connection, or an application waiting. Firewalls and NAT devices may drop such connections "
-            "(idle_threshold_s).",
-            impact=0.5,
-            evidence=Evidence(streams=sorted(c.stream for c in w.idle)[: cfg.max_evidence_frames]),
-        ))
+            "(idle_threshold_s)."
+        )
+        evidence = _streams([c.stream for c in w.idle], cfg)
+        out.append(
+            Finding(id="tcp.idle", severity="info", title=title, detail=detail, impact=0.5, evidence=evidence)
+        )
     if w.never_closed_connections:
         stale = [c for c in w.never_closed if c.idle_at_end_s >= cfg.idle_threshold_s]
-        title = f"{_n(w.never_closed_connections, 'connection')} never closed (no FIN or RST) by the end of the capture"
+        title = f"{_n(w.never_closed_connections, 'connection')} never closed (no FIN or RST) in the capture"
         if stale:
             title += f"; {len(stale):,} had been silent for more than {cfg.idle_threshold_s:g} s (half-dead?)"
-        out.append(Finding(
-            id="tcp.never_closed",
-            severity="info",
-            title=title,
-            detail="Connections still open when the capture stopped. Those silent for long may be half-dead: "
-            "one side has gone (crash, NAT timeout) and the other still holds the connection.",
-            impact=0.5 + min(2.0, 0.1 * len(stale)),
-            evidence=Evidence(streams=sorted(c.stream for c in w.never_closed)[: cfg.max_evidence_frames]),
-        ))
+        detail = (
+            "Connections still open when the capture stopped. Those silent for long may be half-dead: one "
+            "side has gone (crash, NAT timeout) and the other still holds the connection."
+        )
+        evidence = _streams([c.stream for c in w.never_closed], cfg)
+        impact = 0.5 + min(2.0, 0.1 * len(stale))
+        out.append(
+            Finding(
+                id="tcp.never_closed",
+                severity="info",
+                title=title,
+                detail=detail,
+                impact=impact,
+                evidence=evidence,
+            )
+        )
     odd = [r for r in w.syn_retries if not r.rfc6298]
     if odd:
         clients = sorted({r.client.rsplit(":", 1)[0] for r in odd})
-        r = odd[0]
-        shown = ", ".join(f"{i / 1000:.2f}" for i in r.intervals_ms[:5])
-        out.append(Finding(
-            id="tcp.syn_timing",
-            severity="info",
-            title=f"{_n(w.syn_retry_nonstandard, 'connection attempt')} retransmitted their SYN at intervals "
-            f"other than RFC 6298's 1, 2, 4 ... s (e.g. {shown} s from {r.client})",
-            detail=f"Clients: {', '.join(clients[:10])}. Linux since 6.7 retries the first SYNs every second "
+        shown = ", ".join(f"{i / 1000:.2f}" for i in odd[0].intervals_ms[:5])
+        title = (
+            f"{_n(w.syn_retry_nonstandard, 'connection attempt')} retransmitted the SYN at intervals other "
+            f"than RFC 6298's 1, 2, 4 ... s (e.g. {shown} s from {odd[0].client})"
+        )
+        detail = (
+            f"Clients: {', '.join(clients[:10])}. Linux since 6.7 retries the first SYNs every second "
             "(tcp_syn_linear_timeouts); other intervals point at a tuned stack or a middlebox resending SYNs "
-            f"(syn_rto_tolerance_pct = {cfg.syn_rto_tolerance_pct:g} %).",
-            impact=0.5,
-            evidence=Evidence(streams=sorted(x.stream for x in odd)[: cfg.max_evidence_frames]),
-        ))
+            f"(syn_rto_tolerance_pct = {cfg.syn_rto_tolerance_pct:g} %)."
+        )
+        evidence = _streams([r.stream for r in odd], cfg)
+        out.append(
+            Finding(
+                id="tcp.syn_timing",
+                severity="info",
+                title=title,
+                detail=detail,
+                impact=0.5,
+                evidence=evidence,
+            )
+        )
     return out
 
 

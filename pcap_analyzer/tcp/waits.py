@@ -65,9 +65,16 @@ RFC6298_INITIAL_RTO_MS = 1000.0
 class WaitsAnalyzer:
     """Per-stream stall, idle and segment-size state, fed chunk by chunk after TCP analysis."""
 
-    def __init__(self, *, low_window_bytes: int = 8192, large_segment_bytes: int = 1000,
-                 idle_threshold_s: float = 30.0, syn_rto_tolerance_pct: float = 20.0, max_rows: int = 50,
-                 max_syn_retries: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        low_window_bytes: int = 8192,
+        large_segment_bytes: int = 1000,
+        idle_threshold_s: float = 30.0,
+        syn_rto_tolerance_pct: float = 20.0,
+        max_rows: int = 50,
+        max_syn_retries: int = 100_000,
+    ) -> None:
         self.low_window = low_window_bytes
         self.large_segment = large_segment_bytes
         self.idle_threshold_ns = round(idle_threshold_s * 1e9)
@@ -107,8 +114,20 @@ class WaitsAnalyzer:
         self._grow(top + 1)
         self.n = max(self.n, top + 1)
         p = batch.packets
-        waits_chunk(stream, batch.flows.direction, p.tcp_flags, p.ts_ns, p.payload_len, tcp.window,
-                    tcp.analysis, self.low_window, self.large_segment, self.streams, self.times, self.counts)
+        waits_chunk(
+            stream,
+            batch.flows.direction,
+            p.tcp_flags,
+            p.ts_ns,
+            p.payload_len,
+            tcp.window,
+            tcp.analysis,
+            self.low_window,
+            self.large_segment,
+            self.streams,
+            self.times,
+            self.counts,
+        )
         retried = (tcp.analysis & np.uint32(TcpAnalysis.SYN_RETRANSMISSION)) != 0
         syn = np.flatnonzero(retried & ((p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) & (stream >= 0))
         if syn.size:
@@ -154,9 +173,16 @@ class WaitsAnalyzer:
         out.idle_connections = int(np.count_nonzero(idle))
         closed = (report.dirs[:n, :, D_FIN].sum(axis=1) + report.dirs[:n, :, D_RST].sum(axis=1)) > 0
         out.idle = [
-            IdleConnection(stream=s, client=ends.client(s), server=ends.server(s), duration_s=float(duration[s]),
-                           longest_idle_s=float(gap[s] / 1e9), idle_from_ts=float(st[s, T_GAP_FROM] / 1e9),
-                           closed=bool(closed[s]), filter=f"tcp.stream == {s}")
+            IdleConnection(
+                stream=s,
+                client=ends.client(s),
+                server=ends.server(s),
+                duration_s=float(duration[s]),
+                longest_idle_s=float(gap[s] / 1e9),
+                idle_from_ts=float(st[s, T_GAP_FROM] / 1e9),
+                closed=bool(closed[s]),
+                filter=f"tcp.stream == {s}",
+            )
             for s in _rank(np.where(idle, gap, 0), self.max_rows)
         ]
         open_conn = ~closed & (last != NONE)
@@ -165,33 +191,56 @@ class WaitsAnalyzer:
         at_end = np.where(open_conn, end - np.where(open_conn, last, 0), -1)
         states = report.states()
         out.never_closed = [
-            OpenConnection(stream=s, client=ends.client(s), server=ends.server(s), state=states[s],
-                           last_ts=float(last[s] / 1e9), idle_at_end_s=float(at_end[s] / 1e9),
-                           filter=f"tcp.stream == {s}")
+            OpenConnection(
+                stream=s,
+                client=ends.client(s),
+                server=ends.server(s),
+                state=states[s],
+                last_ts=float(last[s] / 1e9),
+                idle_at_end_s=float(at_end[s] / 1e9),
+                filter=f"tcp.stream == {s}",
+            )
             for s in _rank(np.where(open_conn, at_end + 1, 0), self.max_rows)
         ]
         self._syn_retries(out, report, ends, n)
         suspects = self._black_holes(counts)
         out.black_hole_suspects = [
             BlackHoleSuspect(
-                stream=s, sender=ends.side(s, d), receiver=ends.side(s, 1 - d),
-                large_segments=int(counts[s, d, C_LARGE]), large_retransmissions=int(counts[s, d, C_LARGE_RETX]),
-                small_segments=int(counts[s, d, C_SMALL]), small_retransmissions=int(counts[s, d, C_SMALL_RETX]),
+                stream=s,
+                sender=ends.side(s, d),
+                receiver=ends.side(s, 1 - d),
+                large_segments=int(counts[s, d, C_LARGE]),
+                large_retransmissions=int(counts[s, d, C_LARGE_RETX]),
+                small_segments=int(counts[s, d, C_SMALL]),
+                small_retransmissions=int(counts[s, d, C_SMALL_RETX]),
                 filter=f"tcp.stream == {s} && tcp.len >= {self.large_segment}",
             )
             for s, d in suspects[: self.max_rows]
         ]
         return out
 
-    def _stall(self, s: int, ends: _Endpoints, duration: float, stalled: int, low: int,
-               times: npt.NDArray[np.int64], counts: npt.NDArray[np.int32]) -> StalledConnection:
+    def _stall(
+        self,
+        s: int,
+        ends: _Endpoints,
+        duration: float,
+        stalled: int,
+        low: int,
+        times: npt.NDArray[np.int64],
+        counts: npt.NDArray[np.int32],
+    ) -> StalledConnection:
         by = [ends.role(d) for d in (0, 1) if times[d, X_ZW_TOTAL] > 0 or counts[d, C_STALLS] > 0]
         return StalledConnection(
-            stream=s, client=ends.client(s), server=ends.server(s), duration_s=float(duration),
-            stalls=int(counts[:, C_STALLS].sum()), stalled_ms=float(stalled / 1e6),
+            stream=s,
+            client=ends.client(s),
+            server=ends.server(s),
+            duration_s=float(duration),
+            stalls=int(counts[:, C_STALLS].sum()),
+            stalled_ms=float(stalled / 1e6),
             longest_stall_ms=float(times[:, X_ZW_MAX].max() / 1e6),
             stalled_pct=float(100.0 * stalled / 1e9 / duration) if duration > 0 else 0.0,
-            low_window_ms=float(low / 1e6), zero_window_by="both" if len(by) == 2 else (by[0] if by else ""),
+            low_window_ms=float(low / 1e6),
+            zero_window_by="both" if len(by) == 2 else (by[0] if by else ""),
             filter=f"tcp.stream == {s} && (tcp.analysis.zero_window || tcp.analysis.window_update)",
         )
 
@@ -219,7 +268,9 @@ class WaitsAnalyzer:
         streams, starts = np.unique(stream, return_index=True)
         out.syn_retry_connections = int(streams.size)
         rows: list[SynRetry] = []
-        for s, lo, hi in zip(streams.tolist(), starts.tolist(), [*starts[1:].tolist(), stream.size], strict=True):
+        for s, lo, hi in zip(
+            streams.tolist(), starts.tolist(), [*starts[1:].tolist(), stream.size], strict=True
+        ):
             first = int(report.streams[s, S_FIRST_SYN_TS])
             times = ts[lo:hi].tolist()
             if first >= 0:
@@ -229,12 +280,19 @@ class WaitsAnalyzer:
             ok = all(abs(i - e) <= self.tolerance * e for i, e in zip(intervals, expected, strict=True))
             out.syn_retry_nonstandard += not ok
             if len(rows) < self.max_rows:
-                rows.append(SynRetry(
-                    stream=s, client=ends.client(s), server=ends.server(s), syns=len(times),
-                    intervals_ms=[round(i, 3) for i in intervals], expected_ms=expected, rfc6298=ok,
-                    answered=bool(report.streams[s, S_FIRST_SYNACK_TS] >= 0),
-                    filter=f"tcp.stream == {s} && tcp.flags.syn == 1 && tcp.flags.ack == 0",
-                ))
+                rows.append(
+                    SynRetry(
+                        stream=s,
+                        client=ends.client(s),
+                        server=ends.server(s),
+                        syns=len(times),
+                        intervals_ms=[round(i, 3) for i in intervals],
+                        expected_ms=expected,
+                        rfc6298=ok,
+                        answered=bool(report.streams[s, S_FIRST_SYNACK_TS] >= 0),
+                        filter=f"tcp.stream == {s} && tcp.flags.syn == 1 && tcp.flags.ack == 0",
+                    )
+                )
         rows.sort(key=lambda r: (r.rfc6298, r.stream))
         out.syn_retries = rows
 

@@ -35,8 +35,9 @@ TCP_SYN = 0x002
 
 
 @kernel
-def waits_chunk(stream, direction, flags, ts, payload, window, analysis, low_window, large_segment,
-                streams, times, counts):  # type: ignore[no-untyped-def]
+def waits_chunk(
+    stream, direction, flags, ts, payload, window, analysis, low_window, large_segment, streams, times, counts
+):  # type: ignore[no-untyped-def]
     """Update the state with one chunk (capture order); rows with stream < 0 are skipped."""
     for i in range(stream.shape[0]):
         s = stream[i]

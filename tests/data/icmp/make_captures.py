@@ -132,8 +132,15 @@ def ping(dst: str, count: int, ident: int, interval: float = 0.2, v6: bool = Fal
             time.sleep(interval)
 
 
-def udp(dst: str, port: int, count: int, size: int = 32, ttl: int | None = None, df: bool = False,
-        interval: float = 0.1) -> None:
+def udp(
+    dst: str,
+    port: int,
+    count: int,
+    size: int = 32,
+    ttl: int | None = None,
+    df: bool = False,
+    interval: float = 0.1,
+) -> None:
     v6 = ":" in dst
     with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM) as s:
         if ttl is not None:
@@ -234,13 +241,17 @@ def set_up() -> None:
     for ns in (CLIENT_NS, ROUTER_NS, SERVER_NS):
         sh("ip", "netns", "add", ns)
         sh(*_in_ns(ns, "ip", "link", "set", "lo", "up"))
-        for knob in ("net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000"):
+        for knob in (
+            "net.ipv4.icmp_ratelimit=0",
+            "net.ipv6.icmp.ratelimit=0",
+            "net.ipv4.icmp_msgs_per_sec=100000",
+        ):
             sh(*_in_ns(ns, "sysctl", "-qw", knob))
     links = [
-        (CLIENT_NS, CLIENT_IF, "10.78.1.1/24", "fd78:1::1/64", ROUTER_CLIENT_IF, "10.78.1.254/24", "fd78:1::fe/64",
-         "02:00:0a:4e:01:01", "02:00:0a:4e:01:fe", 1500),
-        (SERVER_NS, SERVER_IF, "10.78.2.1/24", "fd78:2::1/64", ROUTER_SERVER_IF, "10.78.2.254/24", "fd78:2::fe/64",
-         "02:00:0a:4e:02:01", "02:00:0a:4e:02:fe", SMALL_MTU),
+        (CLIENT_NS, CLIENT_IF, "10.78.1.1/24", "fd78:1::1/64",
+         ROUTER_CLIENT_IF, "10.78.1.254/24", "fd78:1::fe/64", "02:00:0a:4e:01:01", "02:00:0a:4e:01:fe", 1500),
+        (SERVER_NS, SERVER_IF, "10.78.2.1/24", "fd78:2::1/64",
+         ROUTER_SERVER_IF, "10.78.2.254/24", "fd78:2::fe/64", "02:00:0a:4e:02:01", "02:00:0a:4e:02:fe", SMALL_MTU),
     ]  # fmt: skip
     for ns, dev, ip4, ip6, peer, peer4, peer6, mac, peer_mac, mtu in links:
         sh("ip", "link", "add", dev, "address", mac, "type", "veth", "peer", peer, "address", peer_mac)

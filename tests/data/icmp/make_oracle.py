@@ -124,7 +124,11 @@ def _intervals(frames: list[tuple[int, int, bool, bool]], last_ns: int) -> list[
 
 def _segments(rs: list[dict[str, str]]) -> dict[str, dict[str, int]]:
     out: dict[str, Counter[str]] = defaultdict(Counter)
-    retx = ("tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission")
+    retx = (
+        "tcp.analysis.retransmission",
+        "tcp.analysis.fast_retransmission",
+        "tcp.analysis.spurious_retransmission",
+    )
     for r in rs:
         n = int(r["tcp.len"] or 0)
         if n <= 0:
@@ -155,7 +159,9 @@ def _streams(rows: list[dict[str, str]]) -> dict[str, object]:
                 low[r["tcp.srcport"]].append((t, 1 if not below else 0, below, below))
         stalls = [d for frames in senders.values() for d in _intervals(frames, last)]
         lows = [d for frames in low.values() for d in _intervals(frames, last)]
-        syns = [t for t, r in zip(ts, rs, strict=True) if r["tcp.flags.syn"] == "1" and r["tcp.flags.ack"] == "0"]
+        syns = [
+            t for t, r in zip(ts, rs, strict=True) if r["tcp.flags.syn"] == "1" and r["tcp.flags.ack"] == "0"
+        ]
         out[str(stream)] = {
             "frames": len(rs),
             "zero_windows": sum(r["tcp.analysis.zero_window"] == "1" for r in rs),

@@ -34,7 +34,9 @@ def streams(oracle: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def result(oracle: dict[str, Any]) -> AnalysisResult:
-    return analyze(CAPTURE, config={"idle_threshold_s": IDLE_S, "low_window_bytes": oracle["low_window_bytes"]})
+    return analyze(
+        CAPTURE, config={"idle_threshold_s": IDLE_S, "low_window_bytes": oracle["low_window_bytes"]}
+    )
 
 
 def test_zero_window_stalls_match_tshark(result: AnalysisResult, streams: dict[int, dict[str, Any]]) -> None:
@@ -74,8 +76,9 @@ def test_idle_connections_match_tshark(result: AnalysisResult, streams: dict[int
     assert gaps == sorted(gaps, reverse=True)
 
 
-def test_never_closed_connections_match_tshark(result: AnalysisResult,
-                                               streams: dict[int, dict[str, Any]]) -> None:
+def test_never_closed_connections_match_tshark(
+    result: AnalysisResult, streams: dict[int, dict[str, Any]]
+) -> None:
     expected = {s: v for s, v in streams.items() if not v["closed"]}
     assert len(expected) == 3  # the dropped SYNs, the idle connection, the black-hole upload
     w = result.tcp_waits
@@ -89,8 +92,9 @@ def test_never_closed_connections_match_tshark(result: AnalysisResult,
         assert end * 1e9 >= end_ns - 1e3
 
 
-def test_syn_retransmission_intervals_match_tshark(result: AnalysisResult,
-                                                   streams: dict[int, dict[str, Any]]) -> None:
+def test_syn_retransmission_intervals_match_tshark(
+    result: AnalysisResult, streams: dict[int, dict[str, Any]]
+) -> None:
     expected = {s: v["syn_intervals_ns"] for s, v in streams.items() if v["syn_intervals_ns"]}
     w = result.tcp_waits
     assert w.syn_retry_connections == len(expected) == 1
