@@ -251,7 +251,8 @@ def set_up() -> None:
         (CLIENT_NS, CLIENT_IF, "10.78.1.1/24", "fd78:1::1/64",
          ROUTER_CLIENT_IF, "10.78.1.254/24", "fd78:1::fe/64", "02:00:0a:4e:01:01", "02:00:0a:4e:01:fe", 1500),
         (SERVER_NS, SERVER_IF, "10.78.2.1/24", "fd78:2::1/64",
-         ROUTER_SERVER_IF, "10.78.2.254/24", "fd78:2::fe/64", "02:00:0a:4e:02:01", "02:00:0a:4e:02:fe", SMALL_MTU),
+         ROUTER_SERVER_IF, "10.78.2.254/24", "fd78:2::fe/64", "02:00:0a:4e:02:01", "02:00:0a:4e:02:fe",
+         SMALL_MTU),
     ]  # fmt: skip
     for ns, dev, ip4, ip6, peer, peer4, peer6, mac, peer_mac, mtu in links:
         sh("ip", "link", "add", dev, "address", mac, "type", "veth", "peer", peer, "address", peer_mac)
