@@ -2,8 +2,8 @@
 
     python3 tests/data/icmp/make_oracle.py
 
-Every figure comes from tshark fields (default preferences, `-E occurrence=f`: the outer header of an ICMP
-error, not the header it quotes), grouped here in plain Python; `definitions` says how.
+Every figure comes from tshark fields (two passes, default preferences, `-E occurrence=f`: the outer header
+of an ICMP error, not the header it quotes), grouped here in plain Python; `definitions` says how.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CAPTURES = ["icmp_netns.pcap"]
+# this folder's capture, and the project's mixed capture (tests/data) for the TCP waits over many connections
+CAPTURES = {
+    "icmp_netns.pcap": HERE / "icmp_netns.pcap",
+    "netns_mixed_s128.pcap": HERE.parent / "netns_mixed_s128.pcap",
+}
 LOW_WINDOW_BYTES = 8192  # the engine's default `low_window_bytes`
 LARGE_SEGMENT = 1000  # the engine's default `pmtu_large_segment_bytes`
 FIELDS = [
@@ -53,7 +57,7 @@ def _ns(epoch: str) -> int:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
+    cmd = ["tshark", "-n", "-2", "-r", str(path), "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
     for f in FIELDS:
         cmd += ["-e", f]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -188,8 +192,7 @@ def main() -> None:
         "definitions": DEFINITIONS,
         "captures": {},
     }
-    for name in CAPTURES:
-        path = HERE / name
+    for name, path in CAPTURES.items():
         rows = _rows(path)
         oracle["captures"][name] = {
             "file": {"bytes": path.stat().st_size, "frames": len(rows)},

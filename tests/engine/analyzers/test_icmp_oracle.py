@@ -87,3 +87,13 @@ def test_error_evidence_frames_are_the_error_messages(result: AnalysisResult, tr
     cap = result.config["max_evidence_frames"]
     expected = {k: v[:cap] for k, v in truth["icmp"]["error_frames"].items()}
     assert result.icmp.error_frames == expected
+
+
+def test_the_mixed_capture_matches_tshark_too() -> None:
+    data: dict[str, Any] = json.loads((ICMP_DIR / "oracle.json").read_text())
+    truth = data["captures"]["netns_mixed_s128.pcap"]["icmp"]
+    icmp = analyze(ICMP_DIR.parent / "netns_mixed_s128.pcap").icmp
+    assert icmp.messages == {NAMES[k]: n for k, n in truth["messages"].items()}
+    assert {p.address: p.messages for p in icmp.sources} == truth["sources"]
+    assert {p.address: p.messages for p in icmp.destinations} == truth["destinations"]
+    assert (icmp.unreachable, icmp.fragmentation_needed, icmp.next_hop_mtus) == (0, 0, [])

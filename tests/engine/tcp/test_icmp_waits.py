@@ -126,3 +126,22 @@ def test_black_hole_upload_is_suspected(result: AnalysisResult, streams: dict[in
     assert s.large_retransmissions >= 3 and s.small_segments >= 1 and s.small_retransmissions == 0
     others = [c for c in result.connections if c.stream != s.stream]
     assert all(c.server_port != 5007 for c in others)
+
+
+def test_the_mixed_capture_matches_tshark_over_every_connection(oracle: dict[str, Any]) -> None:
+    """~330 connections (tests/data/netns_mixed_s128.pcap): every listed figure against tshark's."""
+    truth = {int(k): v for k, v in oracle["captures"]["netns_mixed_s128.pcap"]["tcp_streams"].items()}
+    cfg = {"idle_threshold_s": 0.1, "low_window_bytes": oracle["low_window_bytes"], "max_connections": 100_000}
+    w = analyze(ICMP_DIR.parent / "netns_mixed_s128.pcap", config=cfg).tcp_waits
+    assert w.stalled_connections == sum(v["stall_ns"] > 0 for v in truth.values()) > 0
+    assert w.low_window_connections == sum(v["low_window_ns"] > 0 for v in truth.values()) > 0
+    for c in w.stalls:
+        t = truth[c.stream]
+        assert c.stalls == t["stalls"]
+        assert close(c.stalled_ms, t["stall_ns"] / 1e6) and close(c.low_window_ms, t["low_window_ns"] / 1e6)
+        assert close(c.longest_stall_ms, t["longest_stall_ns"] / 1e6)
+    idle = {s: v["longest_idle_ns"] for s, v in truth.items() if v["longest_idle_ns"] >= 0.1e9}
+    assert {c.stream for c in w.idle} == idle.keys() and len(idle) > 3
+    assert all(close(c.longest_idle_s * 1e3, idle[c.stream] / 1e6) for c in w.idle)
+    assert {c.stream for c in w.never_closed} == {s for s, v in truth.items() if not v["closed"]}
+    assert w.syn_retry_connections == sum(bool(v["syn_intervals_ns"]) for v in truth.values())
