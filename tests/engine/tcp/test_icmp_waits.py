@@ -131,7 +131,11 @@ def test_black_hole_upload_is_suspected(result: AnalysisResult, streams: dict[in
 def test_the_mixed_capture_matches_tshark_over_every_connection(oracle: dict[str, Any]) -> None:
     """~330 connections (tests/data/netns_mixed_s128.pcap): every listed figure against tshark's."""
     truth = {int(k): v for k, v in oracle["captures"]["netns_mixed_s128.pcap"]["tcp_streams"].items()}
-    cfg = {"idle_threshold_s": 0.1, "low_window_bytes": oracle["low_window_bytes"], "max_connections": 100_000}
+    cfg = {
+        "idle_threshold_s": 0.1,
+        "low_window_bytes": oracle["low_window_bytes"],
+        "max_connections": 100_000,
+    }
     w = analyze(ICMP_DIR.parent / "netns_mixed_s128.pcap", config=cfg).tcp_waits
     assert w.stalled_connections == sum(v["stall_ns"] > 0 for v in truth.values()) > 0
     assert w.low_window_connections == sum(v["low_window_ns"] > 0 for v in truth.values()) > 0
