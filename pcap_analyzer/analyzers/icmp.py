@@ -57,14 +57,14 @@ class IcmpAnalyzer:
 
     def update(self, batch: PacketBatch) -> None:
         p = batch.packets
-        l4 = p.l4_offset.astype(np.int64)
-        is_icmp = ((p.ip_proto == IPPROTO_ICMP) | (p.ip_proto == IPPROTO_ICMPV6)) & (l4 > 0)
-        idx = np.flatnonzero(is_icmp & (p.caplen.astype(np.int64) >= l4 + 2))
+        idx = np.flatnonzero((p.ip_proto == IPPROTO_ICMP) | (p.ip_proto == IPPROTO_ICMPV6))
+        l4 = p.l4_offset[idx].astype(np.int64)
+        idx = idx[(l4 > 0) & (p.caplen[idx].astype(np.int64) >= l4 + 2)]  # type and code captured
         if idx.size == 0:
             return
         v6 = (p.ip_proto[idx] == IPPROTO_ICMPV6).astype(np.int64)
         typ, code = p.icmp_type[idx].astype(np.int64), p.icmp_code[idx].astype(np.int64)
-        self.codes += np.bincount((v6 << 16) | (typ << 8) | code, minlength=self.codes.size)
+        np.add.at(self.codes, (v6 << 16) | (typ << 8) | code, 1)
         err = np.zeros(idx.size, np.bool_)
         for fam, t in ERROR_TYPES:
             err |= (v6 == fam) & (typ == t)
