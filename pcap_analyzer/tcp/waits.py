@@ -15,7 +15,7 @@ Definitions (tshark fields in brackets):
   (>= 3 times and >= 25 % of them) while none of its smaller data segments is.
 
 The kernel runs after TCP analysis (it reads the per-packet analysis bits and scaled windows); its state is
-~130 bytes per stream.
+144 bytes per stream (3 + 2 x 5 int64, 2 x 5 int32).
 """
 
 from __future__ import annotations
