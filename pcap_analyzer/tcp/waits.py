@@ -151,7 +151,8 @@ class WaitsAnalyzer:
             (X_LOW_START, X_LOW_TOTAL, -1, -1),
         ):
             open_ = times[:, :, col_start] != NONE
-            dur = np.where(open_, last[:, None] - np.where(open_, times[:, :, col_start], 0), 0)
+            since = last[:, None] - np.where(open_, times[:, :, col_start], 0)
+            dur = np.where(open_, np.maximum(since, 0), 0)
             times[:, :, col_total] += dur
             if col_max >= 0:
                 times[:, :, col_max] = np.maximum(times[:, :, col_max], dur)

@@ -57,9 +57,10 @@ def waits_chunk(
             if zero:
                 times[s, d, X_ZW_START] = t
         elif w > 0 and not zero:
-            times[s, d, X_ZW_TOTAL] += t - start
-            if t - start > times[s, d, X_ZW_MAX]:
-                times[s, d, X_ZW_MAX] = t - start
+            span = max(t - start, 0)  # timestamps that go backwards add nothing
+            times[s, d, X_ZW_TOTAL] += span
+            if span > times[s, d, X_ZW_MAX]:
+                times[s, d, X_ZW_MAX] = span
             counts[s, d, C_STALLS] += 1
             times[s, d, X_ZW_START] = NONE
         if (flags[i] & TCP_SYN) == 0 and w >= 0:
@@ -68,7 +69,7 @@ def waits_chunk(
                 if w < low_window:
                     times[s, d, X_LOW_START] = t
             elif w >= low_window:
-                times[s, d, X_LOW_TOTAL] += t - low
+                times[s, d, X_LOW_TOTAL] += max(t - low, 0)
                 times[s, d, X_LOW_START] = NONE
         n = payload[i]
         if n > 0:
