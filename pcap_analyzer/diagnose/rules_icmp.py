@@ -2,7 +2,10 @@
 zero-window stalls, idle and never-closed connections, SYN retransmission timing.
 
 Severity follows the evidence rules (`measures.weigh`): fewer than `min_evidence_events` events keep a
-finding at info. Impact ranks findings like the TCP rules (a warning's impact is its health penalty).
+finding at info. Impact ranks findings like the TCP rules (a warning's impact is its health penalty, capped at
+10 per kind): log2(1 + messages) up to 5 for unreachables, 0.1 x stalled % up to 8 for a stalled connection
+(the zero windows themselves already weigh in `tcp.zero_window`), 2 x large retransmissions up to 10 for a
+black-hole suspect.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def pmtu_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]:
                 severity=sev,
                 title=title,
                 detail=detail,
-                impact=min(20.0, 2.0 * s.large_retransmissions),
+                impact=min(10.0, 2.0 * s.large_retransmissions),
                 evidence=Evidence(streams=[s.stream], flows=[f"{s.sender} -> {s.receiver}"]),
             )
         )
@@ -106,7 +109,7 @@ def unreachable_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Fi
                 severity=sev,
                 title=f"{_n(n, 'ICMP destination-unreachable message')} ({listed})",
                 detail=detail,
-                impact=min(10.0, 2 * math.log2(1 + n)),
+                impact=min(5.0, math.log2(1 + n)),
                 evidence=Evidence(frames=_frames(icmp.error_frames.get("unreachable", []), cfg)),
             )
         )
@@ -159,7 +162,7 @@ def stall_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Finding]
                 severity=sev,
                 title=title,
                 detail=detail,
-                impact=min(15.0, 0.15 * c.stalled_pct + math.log2(1 + c.stalls)),
+                impact=min(8.0, 0.1 * c.stalled_pct),
                 evidence=Evidence(streams=[c.stream], flows=[f"{c.client} -> {c.server}"]),
             )
         )
