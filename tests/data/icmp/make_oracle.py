@@ -48,7 +48,8 @@ DEFINITIONS = {
     "icmp.error_frames": "frame numbers of the unreachable, time exceeded and redirect messages",
     "segments": "per tcp.stream and sender (tcp.srcport): data segments (tcp.len > 0) at least / below "
     f"{LARGE_SEGMENT} bytes, and how many of them carry tcp.analysis.(fast_|spurious_)retransmission",
-    "syn_intervals": "per tcp.stream: gaps (ns) between the frames with SYN set and ACK clear",
+    "syn_intervals": "per tcp.stream: gaps (ns) between the first frame with SYN set and ACK clear and the "
+    "later ones flagged tcp.analysis.retransmission",
 }
 
 
@@ -163,9 +164,13 @@ def _streams(rows: list[dict[str, str]]) -> dict[str, object]:
                 low[r["tcp.srcport"]].append((t, 1 if not below else 0, below, below))
         stalls = [d for frames in senders.values() for d in _intervals(frames, last)]
         lows = [d for frames in low.values() for d in _intervals(frames, last)]
-        syns = [
-            t for t, r in zip(ts, rs, strict=True) if r["tcp.flags.syn"] == "1" and r["tcp.flags.ack"] == "0"
+        # the first SYN, then the SYNs tshark flags as retransmissions (copies captured twice are not)
+        pure = [
+            (t, r)
+            for t, r in zip(ts, rs, strict=True)
+            if r["tcp.flags.syn"] == "1" and r["tcp.flags.ack"] == "0"
         ]
+        syns = [t for k, (t, r) in enumerate(pure) if k == 0 or r["tcp.analysis.retransmission"] == "1"]
         out[str(stream)] = {
             "frames": len(rs),
             "zero_windows": sum(r["tcp.analysis.zero_window"] == "1" for r in rs),
