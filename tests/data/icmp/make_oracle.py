@@ -120,10 +120,10 @@ def _intervals(frames: list[tuple[int, int, bool, bool]], last_ns: int) -> list[
             if starts:
                 start = ts
         elif win > 0 and not starts:
-            out.append(ts - start)
+            out.append(max(ts - start, 0))  # time going backwards adds nothing
             start = None
     if start is not None:
-        out.append(last_ns - start)
+        out.append(max(last_ns - start, 0))
     return out
 
 
