@@ -63,7 +63,7 @@ ICMPV6: dict[int, tuple[str, dict[int, str]]] = {
 
 @functools.cache
 def message_name(v6: bool, icmp_type: int, code: int) -> str:
-    """`icmp.messages` key: "Destination unreachable/Port unreachable", "Echo request", "Type 42/Code 1";
+    """`icmp.messages` key: "Destination unreachable/Port unreachable", "Echo request", "Type 200/Code 0";
     ICMPv6 names start with "ICMPv6 "."""
     table = ICMPV6 if v6 else ICMP
     name, codes = table.get(icmp_type, (f"Type {icmp_type}", {}))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pcap_analyzer.analyzers.icmp_names import message_name
 from pcap_analyzer.api import analyze
 from pcap_analyzer.report.model import AnalysisResult
 
@@ -97,3 +98,18 @@ def test_the_mixed_capture_matches_tshark_too() -> None:
     assert {p.address: p.messages for p in icmp.sources} == truth["sources"]
     assert {p.address: p.messages for p in icmp.destinations} == truth["destinations"]
     assert (icmp.unreachable, icmp.fragmentation_needed, icmp.next_hop_mtus) == (0, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("v6", "icmp_type", "code", "name"),
+    [
+        (False, 3, 4, "Destination unreachable/Fragmentation needed"),
+        (False, 8, 0, "Echo request"),
+        (False, 8, 5, "Echo request/Code 5"),
+        (False, 200, 0, "Type 200/Code 0"),
+        (True, 2, 0, "ICMPv6 Packet too big"),
+        (True, 1, 9, "ICMPv6 Destination unreachable/Code 9"),
+    ],
+)
+def test_message_names_for_known_and_unknown_codes(v6: bool, icmp_type: int, code: int, name: str) -> None:
+    assert message_name(v6, icmp_type, code) == name
