@@ -10,7 +10,7 @@ Definitions (tshark fields in brackets):
 - Never closed: no FIN and no RST from either side by the end of the capture; `idle_at_end_s` = capture end
   - the connection's last packet.
 - SYN retries: the intervals between the first SYN and each retransmitted SYN (SYN without ACK), compared
-  with RFC 6298: initial RTO 1 s, doubled after each timeout (1, 2, 4 ... s).
+  with RFC 6298: initial RTO 1 s, doubled after each timeout (1, 2, 4 ... s, capped at 120 s).
 - Black-hole suspect: a side whose data segments of at least `pmtu_large_segment_bytes` are retransmitted
   (>= 3 times and >= 25 % of them) while none of its smaller data segments is.
 
@@ -60,6 +60,8 @@ from pcap_analyzer.tcp.waits_kernel import (
 BLACK_HOLE_MIN_RETX = 3
 BLACK_HOLE_MIN_SHARE = 0.25
 RFC6298_INITIAL_RTO_MS = 1000.0
+MAX_RTO_MS = 120_000.0  # RFC 6298 allows a cap of at least 60 s; Linux's TCP_RTO_MAX is 120 s
+MAX_INTERVALS = 16  # listed per connection
 
 
 class WaitsAnalyzer:
@@ -277,7 +279,7 @@ class WaitsAnalyzer:
             if first >= 0:
                 times = [first, *times]
             intervals = [(b - a) / 1e6 for a, b in zip(times, times[1:], strict=False)]
-            expected = [RFC6298_INITIAL_RTO_MS * 2**k for k in range(len(intervals))]
+            expected = [min(RFC6298_INITIAL_RTO_MS * 2.0 ** min(k, 8), MAX_RTO_MS) for k in range(len(times) - 1)]
             ok = all(abs(i - e) <= self.tolerance * e for i, e in zip(intervals, expected, strict=True))
             out.syn_retry_nonstandard += not ok
             if len(rows) < self.max_rows:
@@ -287,8 +289,8 @@ class WaitsAnalyzer:
                         client=ends.client(s),
                         server=ends.server(s),
                         syns=len(times),
-                        intervals_ms=[round(i, 3) for i in intervals],
-                        expected_ms=expected,
+                        intervals_ms=[round(i, 3) for i in intervals[:MAX_INTERVALS]],
+                        expected_ms=expected[:MAX_INTERVALS],
                         rfc6298=ok,
                         answered=bool(report.streams[s, S_FIRST_SYNACK_TS] >= 0),
                         filter=f"tcp.stream == {s} && tcp.flags.syn == 1 && tcp.flags.ack == 0",
