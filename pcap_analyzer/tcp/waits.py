@@ -279,7 +279,10 @@ class WaitsAnalyzer:
             if first >= 0:
                 times = [first, *times]
             intervals = [(b - a) / 1e6 for a, b in zip(times, times[1:], strict=False)]
-            expected = [min(RFC6298_INITIAL_RTO_MS * 2.0 ** min(k, 8), MAX_RTO_MS) for k in range(len(times) - 1)]
+            expected = [
+                min(RFC6298_INITIAL_RTO_MS * 2.0 ** min(k, 8), MAX_RTO_MS)
+                for k in range(len(intervals))
+            ]
             ok = all(abs(i - e) <= self.tolerance * e for i, e in zip(intervals, expected, strict=True))
             out.syn_retry_nonstandard += not ok
             if len(rows) < self.max_rows:
