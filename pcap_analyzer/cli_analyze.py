@@ -199,6 +199,22 @@ def _print_summary(console: Console, result: AnalysisResult) -> None:
             f"{_fmt(tls.handshake_ms.p95)}; alerts: {alerts}",
         )
     summary_rows(t, result)
+    # ICMP and TCP waits (issue 14)
+    ic, w = result.icmp, result.tcp_waits
+    if ic.packets:
+        mtus = f" (MTU {', '.join(map(str, ic.next_hop_mtus))})" if ic.next_hop_mtus else ""
+        t.add_row(
+            "ICMP",
+            f"{ic.packets:,} messages, {ic.unreachable:,} unreachable, {ic.fragmentation_needed:,} "
+            f"fragmentation needed{mtus}, {ic.time_exceeded:,} time exceeded, {ic.redirects:,} redirects",
+        )
+    if w.stalled_connections or w.idle_connections or w.never_closed_connections or w.syn_retry_connections:
+        t.add_row(
+            "TCP waits",
+            f"{w.stalled_connections:,} stalled by zero windows ({w.stalled_ms / 1000:,.1f} s), "
+            f"{w.idle_connections:,} idle, {w.never_closed_connections:,} never closed, "
+            f"{w.syn_retry_nonstandard:,} of {w.syn_retry_connections:,} SYN retries not RFC 6298",
+        )
     for r in h.reasons[:5]:
         t.add_row(f"-{r.penalty:g}", r.message)
     console.print(t)

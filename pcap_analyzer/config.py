@@ -124,6 +124,31 @@ class AnalysisConfig(BaseModel):
     udp_stream_min_packets: int = Field(
         default=20, ge=2, le=1_000_000_000, description="UDP flows with fewer packets get no jitter row."
     )
+    # ICMP, stalled windows, idle and half-dead connections (issue 14)
+    low_window_bytes: int = Field(
+        default=8192, ge=1, le=1 << 30, description="An advertised window below this many bytes is 'low'."
+    )
+    stall_share_pct: float = Field(
+        default=10.0,
+        gt=0,
+        le=100,
+        description="A connection whose zero-window stalls last this share of its duration gets a finding.",
+    )
+    idle_threshold_s: float = Field(
+        default=30.0, gt=0, le=31_536_000, description="A gap this long inside a connection makes it idle."
+    )
+    syn_rto_tolerance_pct: float = Field(
+        default=20.0,
+        ge=0,
+        le=1000,
+        description="SYN retransmission intervals further than this from RFC 6298's (1, 2, 4 ... s) differ.",
+    )
+    pmtu_large_segment_bytes: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="Data segments at least this large count as 'large' for PMTU black-hole hints.",
+    )
     # report caps
     max_connections: int = Field(
         default=500, ge=1, le=100_000, description="Connections listed in the report (worst first)."

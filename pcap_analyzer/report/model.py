@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from pcap_analyzer.report.model_exports import DnsDomain, ServiceStat
+from pcap_analyzer.report.model_icmp import IcmpSummary, TcpWaits
 
 # 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
 # 1.2: capture.not_analysed / not_analysed_packets, capture.timestamps_backwards, duration_s = max - min
@@ -416,5 +417,7 @@ class AnalysisResult(_Model):
     findings: list[Finding] = Field(default_factory=list)  # most impact first
     security: SecurityReport = Field(default_factory=SecurityReport)
     tls: TlsSummary = Field(default_factory=TlsSummary)
+    icmp: IcmpSummary = Field(default_factory=IcmpSummary)
+    tcp_waits: TcpWaits = Field(default_factory=TcpWaits)
     limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
     config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

@@ -189,6 +189,31 @@
          margin: { l: 60, r: 20, t: 50, b: 40 }, legend: { orientation: "h", y: 1.02, yanchor: "bottom" } });
   }
 
+  /* ---- ICMP and TCP waits (templates/icmp.html.j2): messages by type/code, where stalled connections wait ---- */
+  function icmpCharts(data) {
+    var ic = data.icmp, w = data.tcp_waits;
+    var names = Object.keys(ic.messages || {}).slice(0, 20).reverse();
+    if (names.length) {
+      plot("icmp-chart", [{ type: "bar", orientation: "h", y: names, x: names.map(function (k) { return ic.messages[k]; }),
+        hovertemplate: "%{y}: %{x:,}<extra></extra>" }],
+        { xaxis: { title: { text: "messages" }, rangemode: "tozero" }, yaxis: { automargin: true }, showlegend: false,
+          margin: { l: 10, r: 10, t: 10, b: 40 } });
+    }
+    var rows = (w.stalls || []).slice(0, 20).reverse();
+    if (rows.length) {
+      var ys = rows.map(function (c) { return "tcp.stream " + c.stream + ": " + c.client + " → " + c.server; });
+      var stalled = rows.map(function (c) { return c.stalled_ms / 1000; });
+      var low = rows.map(function (c) { return Math.max(0, c.low_window_ms - c.stalled_ms) / 1000; });
+      var rest = rows.map(function (c, i) { return Math.max(0, c.duration_s - stalled[i] - low[i]); });
+      plot("waits-chart", [
+        { type: "bar", orientation: "h", name: "zero window", y: ys, x: stalled, hovertemplate: "%{x:.3f} s<extra>zero window</extra>" },
+        { type: "bar", orientation: "h", name: "low window", y: ys, x: low, hovertemplate: "%{x:.3f} s<extra>low window</extra>" },
+        { type: "bar", orientation: "h", name: "other", y: ys, x: rest, hovertemplate: "%{x:.3f} s<extra>other</extra>" },
+      ], { barmode: "stack", xaxis: { title: { text: "seconds of the connection" }, rangemode: "tozero" },
+           yaxis: { automargin: true }, margin: { l: 10, r: 10, t: 10, b: 40 } });
+    }
+  }
+
   /* ---- connections table ---- */
   function total(a, b) { return a + b; }
   var COLUMNS = [
@@ -400,6 +425,7 @@
     timeline(data);
     dnsHistogram(data);
     tlsServers(data);
+    icmpCharts(data);
     document.querySelectorAll("a.conn-link").forEach(function (a) {
       a.addEventListener("click", function (ev) {
         if (table.open(Number(a.dataset.stream))) ev.preventDefault();
