@@ -370,6 +370,9 @@ class Generator(_Model):
     version: str
 
 
+from pcap_analyzer.report.model_http import HttpSummary, LatencyServer  # noqa: E402  (they use Stats)
+
+
 class AnalysisResult(_Model):
     """Everything one analysis found; `model_dump_json()` is the JSON report."""
 
@@ -395,5 +398,7 @@ class AnalysisResult(_Model):
     health: Health = Field(default_factory=Health)
     findings: list[Finding] = Field(default_factory=list)  # most impact first
     security: SecurityReport = Field(default_factory=SecurityReport)
+    http: HttpSummary = Field(default_factory=HttpSummary)
+    latency_breakdown: list[LatencyServer] = Field(default_factory=list)  # per server, slowest first
     limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
     config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

@@ -1,0 +1,249 @@
+"""HTTP/1.x requests and responses over TCP on any port, found by content.
+
+The common path stays columnar: one NumPy pass per chunk picks the TCP segments whose payload starts like
+a request line (`GET `, `POST`, ...) or a status line (`HTTP`), plus every payload segment of connections
+already seen carrying HTTP. Only those segments reach the Python framing code (`http_parse.py`). Runs in
+the read-ahead thread (it reads packet bytes).
+
+Times follow tshark with `http.desegment_body:FALSE`: a request is timed at the segment that completes its
+head (tshark's `http.request_in` frame), a response at the segment that completes its head, so
+`response_time_ms` equals tshark's `http.time` under that preference. The transfer time runs from the
+segment holding the response's first byte to the one holding its last body byte.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+
+import numpy as np
+import numpy.typing as npt
+
+from pcap_analyzer.analyzers.common import Sampler, format_addr, percentile_stats
+from pcap_analyzer.analyzers.http_parse import Connection, Message
+from pcap_analyzer.analyzers.latency import AppExchange
+from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, PacketTable, Undecoded
+from pcap_analyzer.report.model_http import HttpHostStats, HttpRequest, HttpSummary
+
+
+def _word(text: bytes) -> int:
+    return int.from_bytes(text[:4], "big")
+
+
+# First four payload bytes of a request line (RFC 9110 methods, WebDAV) or a status line.
+_STARTS = np.array(sorted({_word(m) for m in (
+    b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"OPTI", b"PATC", b"CONN", b"TRAC", b"PROP", b"MKCO",
+    b"COPY", b"MOVE", b"LOCK", b"UNLO", b"HTTP",
+)}), np.uint32)
+_MS = 1e6
+
+
+def _prefix(path: str) -> str:
+    """First path segment: "/api" for "/api/users?x=1", "/" for "/" or "/index.html"."""
+    p = path.split("?", 1)[0]
+    if not p.startswith("/"):
+        return p[:50]  # absolute-form or authority-form target
+    seg = p[1:].split("/", 1)
+    return "/" + seg[0] if len(seg) > 1 else "/"
+
+
+class HttpAnalyzer:
+    """Frames HTTP/1.x messages per connection and matches responses to requests in order.
+
+    Args:
+        max_slowest: requests listed in `slowest`.
+        max_hosts: host/path-prefix groups listed (most requests first); more groups are counted together.
+        max_exchanges: request/response pairs kept for the latency breakdown (further ones are not kept).
+    """
+
+    def __init__(self, *, max_slowest: int = 50, max_hosts: int = 100, max_exchanges: int = 200_000) -> None:
+        self.max_slowest, self.max_hosts, self.max_exchanges = max_slowest, max_hosts, max_exchanges
+        # tcp.stream -> carries HTTP (replaced, never resized: the TCP-side collector reads it from the
+        # other thread)
+        self.is_http = np.zeros(1024, np.bool_)
+        self._watch = np.zeros(1024, np.bool_)  # tcp.stream -> its segments go to the framing code
+        self._conns: dict[int, Connection] = {}
+        self._servers: dict[int, str] = {}  # stream -> server address:port (the side that answers)
+        self.requests = self.responses = 0
+        self._methods: dict[str, int] = {}
+        self._status: dict[str, int] = {}
+        self._times = Sampler(250_000)
+        self._transfer = Sampler(250_000)
+        self._slowest: list[tuple[float, int, HttpRequest]] = []  # min-heap of (ms, -frame, row)
+        self._hosts: dict[tuple[str, str], list] = {}  # key -> [requests, responses, errors, bytes, Sampler]
+        # exchanges for the breakdown: columns (stream, start, first, last, frame) and server names
+        self._ex = tuple(array("q") for _ in range(5))
+        self._ex_server: list[str] = []
+        self.dropped_exchanges = 0
+
+    def update(self, batch: PacketBatch) -> None:
+        p, f = batch.packets, batch.flows
+        if len(p) == 0:
+            return
+        stream = f.tcp_stream
+        tcp = (stream >= 0) & (p.undecoded == Undecoded.OK) & (p.ip_proto == 6)
+        idx = np.flatnonzero(tcp & ((p.payload_len > 0) | ((p.tcp_flags & (TCP_FIN | TCP_RST)) != 0)))
+        if idx.size == 0:
+            return
+        s = stream[idx]
+        if int(s.max()) >= self._watch.size:
+            size = max(int(s.max()) + 1, 2 * self._watch.size)
+            self._watch = _grown(self._watch, size)
+            self.is_http = _grown(self.is_http, size)
+        off = (p.l4_offset + p.tcp_hdr_len).astype(np.int64)
+        have = np.minimum(p.payload_len.astype(np.int64), p.caplen.astype(np.int64) - off)
+        known = self._watch[s]
+        four = idx[~known & (have[idx] >= 4)]
+        start = p.data_offset[four] + off[four]
+        b = p.buf
+        word = (b[start].astype(np.uint32) << 24) | (b[start + 1].astype(np.uint32) << 16) \
+            | (b[start + 2].astype(np.uint32) << 8) | b[start + 3].astype(np.uint32)
+        cand = np.zeros(len(p), np.bool_)
+        cand[idx[known]] = True
+        found = four[np.isin(word, _STARTS)]
+        if found.size:  # the rest of those connections' segments in this chunk too
+            cand[idx[np.isin(s, stream[found])]] = True
+        pick = np.flatnonzero(cand)
+        if pick.size:
+            self._parse(batch, pick, off, have)
+
+    def _parse(self, batch: PacketBatch, pick: npt.NDArray[np.int64], off: npt.NDArray[np.int64],
+               have: npt.NDArray[np.int64]) -> None:
+        p, f = batch.packets, batch.flows
+        buf = p.buf
+        ends = (p.tcp_flags[pick] & (TCP_FIN | TCP_RST)) != 0
+        cols = zip(f.tcp_stream[pick].tolist(), f.direction[pick].tolist(), p.seq[pick].tolist(),
+                   p.payload_len[pick].tolist(), (p.data_offset[pick] + off[pick]).tolist(),
+                   np.maximum(have[pick], 0).tolist(), p.ts_ns[pick].tolist(), p.frame[pick].tolist(),
+                   pick.tolist(), ends.tolist(), strict=True)
+        for s, d, seq, length, start, n, ts, frame, i, end in cols:
+            conn = self._conns.get(s)
+            if conn is None:
+                if not length:
+                    continue
+                conn = self._conns[s] = Connection()
+                self._watch[s] = True
+            if length:
+                conn.sides[d].feed(seq, buf[start : start + n].tobytes(), length, ts, frame)
+            if conn.done:
+                self.is_http[s] = True
+                for msg in conn.done:
+                    self._message(s, msg, p, i)
+                conn.done.clear()
+            if end:
+                conn.sides[d].close()
+                conn.ended += 1
+            if conn.finished:
+                for resp in conn.finished:
+                    self._close(s, resp)
+                conn.finished.clear()
+            if conn.ended >= 2 or (end and p.tcp_flags[i] & TCP_RST) or (
+                    not self.is_http[s] and not any(x.buf or x.current for x in conn.sides)):
+                # closed, reset, or looked like HTTP for 4 bytes only
+                for side in conn.sides:
+                    side.close()
+                for resp in conn.finished:
+                    self._close(s, resp)
+                del self._conns[s]
+                self._watch[s] = False
+
+    def _message(self, s: int, msg: Message, p: PacketTable, i: int) -> None:
+        if msg.is_request:
+            self.requests += 1
+            self._methods[msg.method] = self._methods.get(msg.method, 0) + 1
+            g = self._group(msg)
+            g[0] += 1
+            if s not in self._servers:
+                self._servers[s] = _endpoint(format_addr(p.dst_hi[i], p.dst_lo[i]), int(p.dport[i]))
+            return
+        self.responses += 1
+        code = str(msg.status)
+        self._status[code] = self._status.get(code, 0) + 1
+        # the response's body is still to come: its totals are taken when the connection is drained
+
+    def _group(self, req: Message) -> list:
+        key = (req.host, _prefix(req.path))
+        g = self._hosts.get(key)
+        if g is None:
+            if len(self._hosts) >= 4 * self.max_hosts:
+                key = ("(other)", "")
+                g = self._hosts.get(key)
+            if g is None:
+                g = self._hosts[key] = [0, 0, 0, 0, Sampler(4096)]
+        return g
+
+    def _close(self, s: int, resp: Message) -> None:
+        """A response whose body is complete (or the capture ended): its figures."""
+        req = resp.request
+        if req is None or resp.status < 200:
+            return
+        ms = (resp.ts - req.ts) / _MS
+        transfer = (resp.last_ts - resp.first_ts) / _MS
+        self._times.add([ms])
+        self._transfer.add([transfer])
+        g = self._group(req)
+        g[1] += 1
+        g[2] += resp.status >= 400
+        g[3] += resp.size
+        g[4].add([ms])
+        row = (ms, -req.frame)
+        if len(self._slowest) < self.max_slowest or row > self._slowest[0][:2]:
+            item = (ms, -req.frame, HttpRequest(
+                method=req.method, host=req.host, path=req.path, status=resp.status, response_time_ms=ms,
+                transfer_ms=transfer, response_bytes=resp.size, stream=s, request_frame=req.frame,
+                response_frame=resp.frame, ts=req.ts / 1e9))
+            if len(self._slowest) < self.max_slowest:
+                heapq.heappush(self._slowest, item)
+            else:
+                heapq.heapreplace(self._slowest, item)
+        if len(self._ex_server) >= self.max_exchanges:
+            self.dropped_exchanges += 1
+            return
+        for col, v in zip(self._ex, (s, req.ts, resp.ts, resp.last_ts, req.frame), strict=True):
+            col.append(v)
+        self._ex_server.append(req.host.rsplit(":", 1)[0] if req.host else self._servers.get(s, "?"))
+
+    def finalize(self) -> HttpSummary:
+        """The summary; call `exchanges()` after it for the latency breakdown."""
+        for s, conn in self._conns.items():
+            for side in conn.sides:
+                side.close()
+            for resp in conn.finished:
+                self._close(s, resp)
+        self._conns.clear()
+        answered = sum(g[1] for g in self._hosts.values())
+        groups = sorted(self._hosts.items(), key=lambda kv: (-kv[1][0], kv[0]))[: self.max_hosts]
+        return HttpSummary(
+            requests=self.requests, responses=self.responses, unanswered=max(0, self.requests - answered),
+            connections=int(self.is_http.sum()),
+            methods=dict(sorted(self._methods.items(), key=lambda kv: -kv[1])),
+            status_codes=dict(sorted(self._status.items())),
+            response_time_ms=percentile_stats(self._times.values()),
+            transfer_ms=percentile_stats(self._transfer.values()),
+            slowest=[r for _, _, r in sorted(self._slowest, key=lambda x: (-x[0], -x[1]))],
+            hosts=[HttpHostStats(host=h, path_prefix=pre, requests=g[0], responses=g[1], errors=g[2],
+                                 response_bytes=g[3], response_time_ms=percentile_stats(g[4].values()))
+                   for (h, pre), g in groups],
+        )
+
+    def exchanges(self) -> list[AppExchange]:
+        """The request/response pairs seen (up to `max_exchanges`), for the latency breakdown."""
+        cols = [c.tolist() for c in self._ex]
+        return [AppExchange("http", srv, s, a, b, c, fr)
+                for srv, s, a, b, c, fr in zip(self._ex_server, *cols, strict=True)]
+
+    def limits(self) -> dict[str, int]:
+        return {"http_slowest": self.max_slowest, "http_hosts": self.max_hosts,
+                "http_exchanges": self.max_exchanges}
+
+
+def _grown(arr: npt.NDArray[np.bool_], size: int) -> npt.NDArray[np.bool_]:
+    """A larger copy (a new array: the other thread may hold the old one)."""
+    out = np.zeros(size, np.bool_)
+    out[: arr.size] = arr
+    return out
+
+
+def _endpoint(addr: str, port: int) -> str:
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
