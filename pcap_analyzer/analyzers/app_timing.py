@@ -46,7 +46,7 @@ class AppTiming:
         p = batch.packets
         rtt = np.flatnonzero(on & (t.ack_rtt_ns >= 0))
         if rtt.size and self._n < self.max_samples:
-            self._rtt.append((s[rtt], p.ts_ns[rtt], t.ack_rtt_ns[rtt]))
+            self._rtt.append((s[rtt], p.ts_ns[rtt], t.ack_rtt_ns[rtt], batch.flows.direction[rtt]))
             self._n += rtt.size
         ev = np.flatnonzero(on & ((t.analysis & (_RTO | _ZW | _WU)) != 0))
         if ev.size:
@@ -55,7 +55,7 @@ class AppTiming:
     def finalize(self, initial_rtt_ns: npt.NDArray[np.int64]) -> StreamTiming:
         out = StreamTiming(initial_rtt_ns=initial_rtt_ns)
         if self._rtt:
-            out.rtt_stream, out.rtt_ts, out.rtt_ns = (np.concatenate(c) for c in zip(*self._rtt, strict=True))
+            out.rtt_stream, out.rtt_ts, out.rtt_ns, out.rtt_dir = (np.concatenate(c) for c in zip(*self._rtt, strict=True))
         if not self._events:
             return out
         s, ts, d, bits, rto = (np.concatenate(c) for c in zip(*self._events, strict=True))

@@ -66,9 +66,14 @@ class Side:
             if d >= _SEQ_MOD // 2:  # before what we have: a retransmission, keep only what is new
                 d -= _SEQ_MOD
                 if d + length <= 0:
+                    if self.current is not None and self.mode in (BODY, UNTIL_CLOSE):
+                        self.current.last_ts = ts  # fills a hole in the body being received
                     return
                 data, length = data[-d:], length + d
-            elif d > 0:  # bytes not captured: resynchronise at the next message start
+            elif d > 0 and ((self.mode == BODY and d < self.remaining) or self.mode == UNTIL_CLOSE):
+                self._body(d, ts)  # a hole in a body of known length: skip it, it may be resent
+                self.remaining -= d
+            elif d > 0:  # bytes not captured where framing needs them: resynchronise at a message start
                 self._lose(ts)
         self.next_seq = (seq + length) % _SEQ_MOD
         if self.mode == LOST:

@@ -3,10 +3,12 @@
 Consumes a generic list of `AppExchange` (HTTP requests today; TLS handshakes or others can be fed the
 same way) and the TCP timing of their connections (`StreamTiming`, from `analyzers/app_timing.py`):
 
-- network time: the connection's round-trip time near the exchange, the lowest of its handshake RTT
-  (tcp.analysis.initial_rtt) and the ACK RTT samples (tcp.analysis.ack_rtt) taken within `WINDOW_NS` of
-  the exchange. The lowest, because a delayed ACK only ever adds to a sample. Capped at the wait for the
-  first response byte.
+- network time: the connection's round-trip time near the exchange. An ACK RTT sample
+  (tcp.analysis.ack_rtt) times only the leg between the capture point and the side that acknowledges, so
+  the RTT is the lowest sample of each direction within `WINDOW_NS` of the exchange, summed (the lowest,
+  because a delayed ACK only ever adds to a sample). Without samples in both directions it is the
+  handshake RTT (tcp.analysis.initial_rtt, the whole path wherever the capture was taken), else the one
+  leg seen. Capped at the wait for the first response byte.
 - server time: request -> first response byte, minus one RTT, not below 0.
 - transfer time: first -> last response byte; of it, the time inside retransmission-timeout waits of the
   connection and inside zero-window stalls are reported apart.
@@ -43,7 +45,7 @@ class AppExchange:
 class StreamTiming:
     """TCP timing of the connections that carry exchanges (per-sample times, unlike the TCP report).
 
-    `rtt_*`: ACK RTT samples (stream, time, RTT ns); `stall_*`: intervals (stream, start, end, kind) when
+    `rtt_*`: ACK RTT samples (stream, time, RTT ns, direction of the ACK); `stall_*`: intervals (stream, start, end, kind) when
     the sender waited for a retransmission timeout (kind 0) or on a zero window (kind 1).
     `initial_rtt_ns`: per tcp.stream, tcp.analysis.initial_rtt in ns (0 = unknown).
     """
@@ -51,6 +53,7 @@ class StreamTiming:
     rtt_stream: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     rtt_ts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     rtt_ns: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    rtt_dir: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros(0, np.uint8))
     stall_stream: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     stall_start: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     stall_end: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -91,19 +94,22 @@ def _overlap(starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64], lo: int
 
 def exchange_parts(exchanges: list[AppExchange], timing: StreamTiming) -> npt.NDArray[np.float64]:
     """Per exchange, ms: network, server, transfer, RTO wait, zero-window wait (rows in input order)."""
-    rtt = _by_stream(timing.rtt_stream, timing.rtt_ts, timing.rtt_ns)
+    rtt = _by_stream(timing.rtt_stream, timing.rtt_ts, timing.rtt_ns, timing.rtt_dir)
     stalls = _by_stream(timing.stall_stream, timing.stall_start, timing.stall_end, timing.stall_kind)
     init = timing.initial_rtt_ns
     out = np.zeros((len(exchanges), 5), np.float64)
     for k, e in enumerate(exchanges):
-        best = int(init[e.stream]) if e.stream < init.size and init[e.stream] > 0 else -1
+        legs = [-1, -1]
         got = rtt.get(e.stream)
         if got is not None:
-            ts, val = got
+            ts, val, side = got
             lo, hi = np.searchsorted(ts, [e.start_ns - WINDOW_NS, e.last_response_ns + WINDOW_NS])
-            if hi > lo:
-                near = int(val[lo:hi].min())
-                best = near if best < 0 else min(best, near)
+            for d in (0, 1):
+                near = val[lo:hi][side[lo:hi] == d]
+                if near.size:
+                    legs[d] = int(near.min())
+        handshake = int(init[e.stream]) if e.stream < init.size and init[e.stream] > 0 else -1
+        best = legs[0] + legs[1] if min(legs) >= 0 else handshake if handshake >= 0 else max(legs)
         wait = max(0, e.first_response_ns - e.start_ns)
         net = min(max(best, 0), wait)
         out[k, :3] = net, wait - net, max(0, e.last_response_ns - e.first_response_ns)
