@@ -144,6 +144,7 @@ def latency_breakdown(exchanges: list[AppExchange], timing: StreamTiming, limit:
         slow = sorted(rows, key=lambda r: -parts[r, :3].sum())[:5]
         out.append(LatencyServer(
             server=server, kind=kind, requests=len(rows), total_ms=round(total, 6),
+            time_ms=round(float(p[:, :3].sum()), 6),
             network_ms=round(float(med[0]), 6), server_ms=round(float(med[1]), 6),
             transfer_ms=round(float(med[2]), 6), retransmission_wait_ms=round(float(p[:, 3].sum()), 6),
             zero_window_ms=round(float(p[:, 4].sum()), 6), dominant=PARTS[dom] if whole > 0 else "",

@@ -57,6 +57,7 @@ class LatencyServer(_Model):
     kind: str  # "http", or what the exchanges were (e.g. "tls")
     requests: int = 0
     total_ms: float = 0.0  # median request -> last response byte
+    time_ms: float = 0.0  # summed over exchanges: request -> last response byte
     network_ms: float = 0.0  # median RTT of the connection near each request
     server_ms: float = 0.0  # median (first byte time - one RTT), not below 0
     transfer_ms: float = 0.0  # median first -> last response byte

@@ -95,3 +95,28 @@ def test_constructed_exchange(tmp_path: Path) -> None:
     assert abs(srv.retransmission_wait_ms - 299.8) < 1e-3  # tcp.analysis.rto: since body[2] was sent
     assert abs(srv.zero_window_ms - 200.0) < 1e-3
     assert srv.dominant == "transfer"
+
+
+def test_findings_name_the_dominant_part() -> None:
+    r = analyze(DATA / "http_breakdown.pcap", config={"http_slow_ms": 100})
+    by_server = {f.title.split(":")[0]: f for f in r.findings if f.id.startswith("latency.")}
+    slow = by_server["slow.example.test"]
+    assert (slow.id, slow.severity) == ("latency.server", "warning")
+    assert "% of the 24" in slow.title and "median response is server time" in slow.title
+    assert slow.evidence.streams == [0]
+    bulk = by_server["bulk.example.test"]
+    assert (bulk.id, bulk.severity) == ("latency.transfer", "info")  # 2 exchanges < http_min_requests
+    assert "http_min_requests" in bulk.detail
+    r = analyze(DATA / "http_breakdown.pcap", config={"http_slow_ms": 100, "http_min_requests": 2})
+    assert {f.id: f.severity for f in r.findings}["latency.transfer"] == "warning"
+    r = analyze(DATA / "http_breakdown.pcap")  # default http_slow_ms: 500 ms; the bulk median is 810 ms
+    assert [f.id for f in r.findings if f.id.startswith("latency.")] == ["latency.transfer"]
+
+
+def test_zero_window_finding(tmp_path: Path) -> None:
+    r = analyze(_constructed(tmp_path / "odd_port.pcap"))
+    (f,) = [f for f in r.findings if f.id == "latency.zero_window"]
+    assert f.title == "Responses from odd.example.test spend 32% of their time waiting on zero windows " \
+        "advertised by the client"
+    (rto,) = [f for f in r.findings if f.id == "latency.rto_wait"]
+    assert "48%" in rto.title
