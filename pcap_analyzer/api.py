@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from pcap_analyzer import __version__
+from pcap_analyzer.analyzers.app_timing import AppTiming
 from pcap_analyzer.analyzers.bursts import BurstAnalyzer
 from pcap_analyzer.analyzers.dns import DnsAnalyzer
 from pcap_analyzer.analyzers.fragments import FragmentAnalyzer
-from pcap_analyzer.analyzers.app_timing import AppTiming
 from pcap_analyzer.analyzers.gaps import GapAnalyzer
 from pcap_analyzer.analyzers.http import HttpAnalyzer
 from pcap_analyzer.analyzers.jitter import UdpStreamAnalyzer

@@ -55,7 +55,8 @@ class AppTiming:
     def finalize(self, initial_rtt_ns: npt.NDArray[np.int64]) -> StreamTiming:
         out = StreamTiming(initial_rtt_ns=initial_rtt_ns)
         if self._rtt:
-            out.rtt_stream, out.rtt_ts, out.rtt_ns, out.rtt_dir = (np.concatenate(c) for c in zip(*self._rtt, strict=True))
+            cols = (np.concatenate(c) for c in zip(*self._rtt, strict=True))
+            out.rtt_stream, out.rtt_ts, out.rtt_ns, out.rtt_dir = cols
         if not self._events:
             return out
         s, ts, d, bits, rto = (np.concatenate(c) for c in zip(*self._events, strict=True))

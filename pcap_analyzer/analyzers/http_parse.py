@@ -60,7 +60,7 @@ class Side:
     head_ts: int = 0
 
     def feed(self, seq: int, data: bytes, length: int, ts: int, frame: int) -> None:
-        """One segment: `length` payload bytes from raw sequence number `seq`, of which `data` were captured."""
+        """One segment: `length` payload bytes from raw sequence `seq`, of which `data` were captured."""
         if self.next_seq >= 0:
             d = (seq - self.next_seq) % _SEQ_MOD
             if d >= _SEQ_MOD // 2:  # before what we have: a retransmission, keep only what is new
@@ -161,7 +161,8 @@ class Side:
         return pos + used
 
     def _head(self, start: int, pos: int, ts: int, frame: int) -> int:
-        """The buffer holds `start` earlier bytes then this segment's from `pos`; returns where the head ends."""
+        """The buffer holds `start` earlier bytes, then this segment's from `pos`; returns where the head
+        ends in the segment."""
         buf = self.buf
         m = _HEADER_END.search(buf, max(0, start - 3))
         if m is None:

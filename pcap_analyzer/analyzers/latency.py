@@ -45,7 +45,8 @@ class AppExchange:
 class StreamTiming:
     """TCP timing of the connections that carry exchanges (per-sample times, unlike the TCP report).
 
-    `rtt_*`: ACK RTT samples (stream, time, RTT ns, direction of the ACK); `stall_*`: intervals (stream, start, end, kind) when
+    `rtt_*`: ACK RTT samples (stream, time, RTT ns, direction of the ACK); `stall_*`: intervals (stream,
+    start, end, kind) when
     the sender waited for a retransmission timeout (kind 0) or on a zero window (kind 1).
     `initial_rtt_ns`: per tcp.stream, tcp.analysis.initial_rtt in ns (0 = unknown).
     """

@@ -59,8 +59,8 @@ def latency_findings(result: AnalysisResult, cfg: AnalysisConfig) -> list[Findin
         out.append(Finding(
             id=f"latency.{s.dominant}",
             severity=sev,
-            title=f"{s.server}: {share:.0f}% of the {_dur(s.total_ms)} median response is {part}; the network "
-            f"RTT is {_dur(s.network_ms)}",
+            title=f"{s.server}: {share:.0f}% of the {_dur(s.total_ms)} median response is {part}; "
+            f"the network RTT is {_dur(s.network_ms)}",
             detail=f"Over {s.requests:,} {s.kind.upper()} exchanges, medians: network {_dur(s.network_ms)}, "
             f"server {_dur(s.server_ms)}, transfer {_dur(s.transfer_ms)}. {advice}" + note,
             impact=min(10.0, 3 * s.total_ms / cfg.http_slow_ms),

@@ -3,7 +3,8 @@
     sudo .venv/bin/python tests/data/http/make_captures.py
 
 Needs iproute2 (ip, tc), tcpdump and curl. A veth pair joins a client and a server namespace (MTU
-1500, GSO limited to one segment so each segment is one captured frame); tcpdump records the server's side. The server is
+1500, GSO limited to one segment so each segment is one captured frame); tcpdump records the server's
+side. The server is
 Python's http.server (HTTP/1.1, keep-alive) with a few paths: /sleep/<ms> answers after sleeping <ms>,
 /big/<bytes> sends a body of that size, /chunked answers with Transfer-Encoding: chunked, anything unknown
 is a 404.
@@ -136,9 +137,11 @@ def client_mixed() -> None:
     _curl(f"http://www.example.test:{PORT}/big/60000")
     _curl(f"http://www.example.test:{PORT}/chunked")
     host = f"Host: www.example.test:{PORT}\r\n"
-    pipelined = (f"GET /api/first HTTP/1.1\r\n{host}\r\n" f"GET /nothing/here HTTP/1.1\r\n{host}\r\n").encode()
+    pipelined = (f"GET /api/first HTTP/1.1\r\n{host}\r\n"
+                 f"GET /nothing/here HTTP/1.1\r\n{host}\r\n").encode()
     _raw([pipelined])
-    split = f"GET /sleep/20?from=split HTTP/1.1\r\n{host}User-Agent: split-test\r\nAccept: */*\r\n\r\n".encode()
+    split = (f"GET /sleep/20?from=split HTTP/1.1\r\n{host}"
+             "User-Agent: split-test\r\nAccept: */*\r\n\r\n").encode()
     _raw([split[:25], split[25:]], pause_s=0.03)
 
 

@@ -62,7 +62,8 @@ def _messages(pcap: Path) -> dict[str, object]:
         for r in first if r.get("http.request.method")
     ]
     responses = [
-        {"frame": int(r["frame.number"]), "stream": int(r["tcp.stream"]), "status": int(r["http.response.code"]),
+        {"frame": int(r["frame.number"]), "stream": int(r["tcp.stream"]),
+         "status": int(r["http.response.code"]),
          "request_in": int(r["http.request_in"]) if r["http.request_in"] else None,
          "time_s": r["http.time"] or None, "last_byte_time_s": last_time.get(r["http.request_in"]) or None}
         for r in first if r.get("http.response.code")
