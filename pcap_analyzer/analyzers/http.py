@@ -36,6 +36,8 @@ _STARTS = np.array(sorted({_word(m) for m in (
     b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"OPTI", b"PATC", b"CONN", b"TRAC", b"PROP", b"MKCO",
     b"COPY", b"MOVE", b"LOCK", b"UNLO", b"HTTP",
 )}), np.uint32)
+_FIRST = np.zeros(256, np.bool_)
+_FIRST[[w >> 24 for w in _STARTS.tolist()]] = True
 _MS = 1e6
 
 
@@ -71,7 +73,10 @@ class HttpAnalyzer:
         self._times = Sampler(250_000)
         self._transfer = Sampler(250_000)
         self._slowest: list[tuple[float, int, HttpRequest]] = []  # min-heap of (ms, -frame, row)
-        self._hosts: dict[tuple[str, str], list] = {}  # key -> [requests, responses, errors, bytes, Sampler]
+        # key -> [requests, responses, errors, bytes, Sampler, times not yet in the Sampler]
+        self._hosts: dict[tuple[str, str], list] = {}
+        self._pending: tuple[list[float], list[float]] = ([], [])  # times not yet in the Samplers
+        self._dirty: dict[int, list] = {}  # groups with pending times
         # exchanges for the breakdown: columns (stream, start, first, last, frame) and server names
         self._ex = tuple(array("q") for _ in range(5))
         self._ex_server: list[str] = []
@@ -97,6 +102,8 @@ class HttpAnalyzer:
         four = idx[~known & (have[idx] >= 4)]
         start = p.data_offset[four] + off[four]
         b = p.buf
+        first = _FIRST[b[start]]  # one byte first: most payloads (TLS records, bodies) stop here
+        four, start = four[first], start[first]
         word = (b[start].astype(np.uint32) << 24) | (b[start + 1].astype(np.uint32) << 16) \
             | (b[start + 2].astype(np.uint32) << 8) | b[start + 3].astype(np.uint32)
         cand = np.zeros(len(p), np.bool_)
@@ -107,6 +114,18 @@ class HttpAnalyzer:
         pick = np.flatnonzero(cand)
         if pick.size:
             self._parse(batch, pick, off, have)
+            self._flush()
+
+    def _flush(self) -> None:
+        """Times of the chunk into the Samplers, one call each (a call per response would cost more)."""
+        for sampler, pending in zip((self._times, self._transfer), self._pending, strict=True):
+            if pending:
+                sampler.add(pending)
+                pending.clear()
+        for g in self._dirty.values():
+            g[4].add(g[5])
+            g[5].clear()
+        self._dirty.clear()
 
     def _parse(self, batch: PacketBatch, pick: npt.NDArray[np.int64], off: npt.NDArray[np.int64],
                have: npt.NDArray[np.int64]) -> None:
@@ -170,7 +189,7 @@ class HttpAnalyzer:
                 key = ("(other)", "")
                 g = self._hosts.get(key)
             if g is None:
-                g = self._hosts[key] = [0, 0, 0, 0, Sampler(4096)]
+                g = self._hosts[key] = [0, 0, 0, 0, Sampler(4096), []]
         return g
 
     def _close(self, s: int, resp: Message) -> None:
@@ -180,13 +199,14 @@ class HttpAnalyzer:
             return
         ms = (resp.ts - req.ts) / _MS
         transfer = (resp.last_ts - resp.first_ts) / _MS
-        self._times.add([ms])
-        self._transfer.add([transfer])
+        self._pending[0].append(ms)
+        self._pending[1].append(transfer)
         g = self._group(req)
         g[1] += 1
         g[2] += resp.status >= 400
         g[3] += resp.size
-        g[4].add([ms])
+        g[5].append(ms)
+        self._dirty[id(g)] = g
         row = (ms, -req.frame)
         if len(self._slowest) < self.max_slowest or row > self._slowest[0][:2]:
             item = (ms, -req.frame, HttpRequest(
@@ -212,6 +232,7 @@ class HttpAnalyzer:
             for resp in conn.finished:
                 self._close(s, resp)
         self._conns.clear()
+        self._flush()
         answered = sum(g[1] for g in self._hosts.values())
         groups = sorted(self._hosts.items(), key=lambda kv: (-kv[1][0], kv[0]))[: self.max_hosts]
         return HttpSummary(

@@ -16,6 +16,9 @@ METHODS = (b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"
 REQUEST_LINE = re.compile(rb"(%s) (\S+) HTTP/1\.[01]\r?\n" % b"|".join(METHODS))
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3})(?: [^\r\n]*)?\r?\n")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_ODD = re.compile(rb"[^\x20-\x5b\x5d-\x7e]")  # not printable ASCII, or a backslash
+# the header fields framing needs (RFC 9112 section 6), first occurrence wins
+_FIELDS = re.compile(rb"^(host|content-length|transfer-encoding)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 MAX_HEADER_BYTES = 64 * 1024  # a longer head is not HTTP (or not worth following)
 MAX_PATH = 200
 _SEQ_MOD = 1 << 32
@@ -26,6 +29,8 @@ HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_TRAILER, UNTIL_CLOSE, LOST = range(7)
 
 def printable(raw: bytes, limit: int = MAX_PATH) -> str:
     """Text of a header value or path: printable ASCII kept, anything else as \\xNN, cut to `limit` chars."""
+    if len(raw) <= limit and not _ODD.search(raw):
+        return raw.decode("ascii")
     out = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in raw[: limit + 1])
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
@@ -222,10 +227,8 @@ def _start_line(buf: bytearray) -> bool:
 
 def _headers(head: bytes) -> dict[bytes, bytes]:
     out: dict[bytes, bytes] = {}
-    for line in head.split(b"\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            out.setdefault(name.strip().lower(), value.strip())
+    for name, value in _FIELDS.findall(head, head.find(b"\n") + 1):
+        out.setdefault(name.lower(), value.strip())
     return out
 
 

@@ -5,8 +5,9 @@ same way) and the TCP timing of their connections (`StreamTiming`, from `analyze
 
 - network time: the connection's round-trip time near the exchange. An ACK RTT sample
   (tcp.analysis.ack_rtt) times only the leg between the capture point and the side that acknowledges, so
-  the RTT is the lowest sample of each direction within `WINDOW_NS` of the exchange, summed (the lowest,
-  because a delayed ACK only ever adds to a sample). Without samples in both directions it is the
+  the RTT is, for each direction, the lowest of the samples nearest the request (`NEAREST` before and
+  after it, within `WINDOW_NS`), the two legs summed (the lowest, because a delayed ACK only ever adds
+  to a sample). Without samples in both directions it is the
   handshake RTT (tcp.analysis.initial_rtt, the whole path wherever the capture was taken), else the one
   leg seen. Capped at the wait for the first response byte.
 - server time: request -> first response byte, minus one RTT, not below 0.
@@ -25,6 +26,7 @@ import numpy.typing as npt
 from pcap_analyzer.report.model_http import LatencyServer
 
 WINDOW_NS = 1_000_000_000
+NEAREST = 4  # samples each side of the request
 PARTS = ("network", "server", "transfer")
 
 
@@ -63,7 +65,7 @@ class StreamTiming:
 
 
 def _by_stream(stream: npt.NDArray[np.int64], *cols: npt.NDArray) -> dict[int, tuple]:
-    """{stream: (col[rows of that stream] ...)}, rows in time order."""
+    """{stream: (col[rows of that stream] ...)}, rows in time order (cols[0] is the time)."""
     out: dict[int, tuple] = {}
     if stream.size == 0:
         return out
@@ -93,33 +95,57 @@ def _overlap(starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64], lo: int
     return total + cur_b - cur_a
 
 
+def _nearest_low(s: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], val: npt.NDArray[np.int64],
+                 q_stream: npt.NDArray[np.int64], q_ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per query, the lowest of the NEAREST samples (up to NEAREST before and NEAREST after q_ts) of the
+    same stream within WINDOW_NS; -1 when none. Samples sorted by (stream, time)."""
+    out = np.full(q_ts.size, -1, np.int64)
+    if s.size == 0 or q_ts.size == 0:
+        return out
+    # (stream, time) as one sortable key: the stream, then the rank of the time among all sample times
+    times = np.sort(ts)
+    width = np.int64(times.size + 1)
+    key = s * width + np.searchsorted(times, ts)
+    pos = np.searchsorted(key, q_stream * width + np.searchsorted(times, q_ts))
+    idx = np.clip(pos[:, None] + np.arange(-NEAREST, NEAREST), 0, s.size - 1)
+    ok = (s[idx] == q_stream[:, None]) & (np.abs(ts[idx] - q_ts[:, None]) <= WINDOW_NS)
+    low = np.where(ok, val[idx], np.iinfo(np.int64).max).min(axis=1)
+    return np.where(ok.any(axis=1), low, out)
+
+
 def exchange_parts(exchanges: list[AppExchange], timing: StreamTiming) -> npt.NDArray[np.float64]:
     """Per exchange, ms: network, server, transfer, RTO wait, zero-window wait (rows in input order)."""
-    rtt = _by_stream(timing.rtt_stream, timing.rtt_ts, timing.rtt_ns, timing.rtt_dir)
-    stalls = _by_stream(timing.stall_stream, timing.stall_start, timing.stall_end, timing.stall_kind)
+    n = len(exchanges)
+    out = np.zeros((n, 5), np.float64)
+    if n == 0:
+        return out
+    stream = np.fromiter((e.stream for e in exchanges), np.int64, n)
+    start = np.fromiter((e.start_ns for e in exchanges), np.int64, n)
+    first = np.fromiter((e.first_response_ns for e in exchanges), np.int64, n)
+    last = np.fromiter((e.last_response_ns for e in exchanges), np.int64, n)
+    legs = []
+    for d in (0, 1):
+        m = timing.rtt_dir == d
+        order = np.lexsort((timing.rtt_ts[m], timing.rtt_stream[m]))
+        cols = (timing.rtt_stream[m][order], timing.rtt_ts[m][order], timing.rtt_ns[m][order])
+        legs.append(_nearest_low(*cols, stream, start))
     init = timing.initial_rtt_ns
-    out = np.zeros((len(exchanges), 5), np.float64)
-    for k, e in enumerate(exchanges):
-        legs = [-1, -1]
-        got = rtt.get(e.stream)
-        if got is not None:
-            ts, val, side = got
-            lo, hi = np.searchsorted(ts, [e.start_ns - WINDOW_NS, e.last_response_ns + WINDOW_NS])
-            for d in (0, 1):
-                near = val[lo:hi][side[lo:hi] == d]
-                if near.size:
-                    legs[d] = int(near.min())
-        handshake = int(init[e.stream]) if e.stream < init.size and init[e.stream] > 0 else -1
-        best = legs[0] + legs[1] if min(legs) >= 0 else handshake if handshake >= 0 else max(legs)
-        wait = max(0, e.first_response_ns - e.start_ns)
-        net = min(max(best, 0), wait)
-        out[k, :3] = net, wait - net, max(0, e.last_response_ns - e.first_response_ns)
-        st = stalls.get(e.stream)
-        if st is not None:
-            a, b, kind = st
+    handshake = np.zeros(n, np.int64)
+    inside = stream < init.size
+    handshake[inside] = init[stream[inside]]
+    both = (legs[0] >= 0) & (legs[1] >= 0)
+    rtt = np.where(both, legs[0] + legs[1],
+                   np.where(handshake > 0, handshake, np.maximum(np.maximum(legs[0], legs[1]), 0)))
+    wait = np.maximum(first - start, 0)
+    net = np.minimum(rtt, wait)
+    out[:, 0], out[:, 1], out[:, 2] = net, wait - net, np.maximum(last - first, 0)
+    if timing.stall_stream.size:
+        stalls = _by_stream(timing.stall_stream, timing.stall_start, timing.stall_end, timing.stall_kind)
+        for k in np.flatnonzero(np.isin(stream, timing.stall_stream)).tolist():
+            a, b, kind = stalls[int(stream[k])]
             for j in (0, 1):
                 sel = kind == j
-                out[k, 3 + j] = _overlap(a[sel], b[sel], e.first_response_ns, e.last_response_ns)
+                out[k, 3 + j] = _overlap(a[sel], b[sel], int(first[k]), int(last[k]))
     return out / 1e6
 
 
