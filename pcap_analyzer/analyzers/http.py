@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.analyzers.common import Sampler, format_addr, percentile_stats
-from pcap_analyzer.analyzers.http_parse import Connection, Message
+from pcap_analyzer.analyzers.http_parse import BODY, Connection, Message
 from pcap_analyzer.analyzers.latency import AppExchange
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, PacketTable, Undecoded
@@ -143,8 +143,12 @@ class HttpAnalyzer:
                     continue
                 conn = self._conns[s] = Connection()
                 self._watch[s] = True
+            side = conn.sides[d]
+            if side.mode == BODY and seq == side.next_seq and length < side.remaining and not end:
+                side.skip(length, ts)  # the middle of a body: nothing to read
+                continue
             if length:
-                conn.sides[d].feed(seq, buf[start : start + n].tobytes(), length, ts, frame)
+                side.feed(seq, buf[start : start + n].tobytes(), length, ts, frame)
             if conn.done:
                 self.is_http[s] = True
                 for msg in conn.done:

@@ -95,6 +95,12 @@ class Side:
         while pos < length and self.mode != LOST:
             pos = self._step(data, pos, ts, frame)
 
+    def skip(self, length: int, ts: int) -> None:
+        """A segment in sequence, wholly inside the body being read (`feed` without looking at the bytes)."""
+        self.next_seq = (self.next_seq + length) % _SEQ_MOD
+        self.remaining -= length
+        self._body(length, ts)
+
     def _lose(self, ts: int) -> None:
         self._finish(ts)
         self.buf.clear()
