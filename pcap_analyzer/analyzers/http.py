@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.analyzers.common import Sampler, format_addr, percentile_stats
-from pcap_analyzer.analyzers.http_parse import BODY, Connection, Message
+from pcap_analyzer.analyzers.http_parse import BODY, Connection, Message, Side
 from pcap_analyzer.analyzers.latency import AppExchange
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, PacketTable, Undecoded
@@ -129,14 +129,22 @@ class HttpAnalyzer:
 
     def _parse(self, batch: PacketBatch, pick: npt.NDArray[np.int64], off: npt.NDArray[np.int64],
                have: npt.NDArray[np.int64]) -> None:
+        """Frame the picked segments, connection by connection (each in capture order)."""
         p, f = batch.packets, batch.flows
         buf = p.buf
-        ends = (p.tcp_flags[pick] & (TCP_FIN | TCP_RST)) != 0
-        cols = zip(f.tcp_stream[pick].tolist(), f.direction[pick].tolist(), p.seq[pick].tolist(),
-                   p.payload_len[pick].tolist(), (p.data_offset[pick] + off[pick]).tolist(),
-                   np.maximum(have[pick], 0).tolist(), p.ts_ns[pick].tolist(), p.frame[pick].tolist(),
-                   pick.tolist(), ends.tolist(), strict=True)
-        for s, d, seq, length, start, n, ts, frame, i, end in cols:
+        order = pick[np.argsort(f.tcp_stream[pick], kind="stable")]
+        ends = (p.tcp_flags[order] & (TCP_FIN | TCP_RST)) != 0
+        runs = _Runs(f.tcp_stream[order], f.direction[order], p.seq[order], p.payload_len[order], ends)
+        # columns as lists, read only at the rows framed (a body's middle is skipped without a look)
+        cs, cd, cseq, clen = (c.tolist() for c in (f.tcp_stream[order], f.direction[order], p.seq[order],
+                                                   p.payload_len[order]))
+        cstart, chave = (p.data_offset[order] + off[order]).tolist(), np.maximum(have[order], 0).tolist()
+        cts, cframe = p.ts_ns[order].tolist(), p.frame[order].tolist()
+        cidx, cend = order.tolist(), ends.tolist()
+        j, total = 0, len(cs)
+        while j < total:
+            s, d, seq, length, end = cs[j], cd[j], cseq[j], clen[j], cend[j]
+            j += 1
             conn = self._conns.get(s)
             if conn is None:
                 if not length:
@@ -145,10 +153,13 @@ class HttpAnalyzer:
                 self._watch[s] = True
             side = conn.sides[d]
             if side.mode == BODY and seq == side.next_seq and length < side.remaining and not end:
-                side.skip(length, ts)  # the middle of a body: nothing to read
+                # the middle of a body: nothing to read, nor in the segments that continue it
+                j = runs.skip(j - 1, side, cts)
                 continue
+            ts, i = cts[j - 1], cidx[j - 1]
             if length:
-                side.feed(seq, buf[start : start + n].tobytes(), length, ts, frame)
+                start = cstart[j - 1]
+                side.feed(seq, buf[start : start + chave[j - 1]].tobytes(), length, ts, cframe[j - 1])
             if conn.done:
                 self.is_http[s] = True
                 for msg in conn.done:
@@ -169,6 +180,7 @@ class HttpAnalyzer:
                 for resp in conn.finished:
                     self._close(s, resp)
                 del self._conns[s]
+                self._servers.pop(s, None)
                 self._watch[s] = False
 
     def _message(self, s: int, msg: Message, p: PacketTable, i: int) -> None:
@@ -261,6 +273,36 @@ class HttpAnalyzer:
     def limits(self) -> dict[str, int]:
         return {"http_slowest": self.max_slowest, "http_hosts": self.max_hosts,
                 "http_exchanges": self.max_exchanges}
+
+
+class _Runs:
+    """Runs of in-sequence segments of one connection direction among a chunk's picked segments (ordered by
+    connection, capture order within), so that the middle of a body is skipped in one step instead of one
+    Python iteration per segment."""
+
+    def __init__(self, stream: npt.NDArray[np.int64], direction: npt.NDArray[np.uint8],
+                 seq: npt.NDArray[np.uint32], length: npt.NDArray[np.uint32],
+                 ends: npt.NDArray[np.bool_]) -> None:
+        sq, ln = seq.astype(np.int64), length.astype(np.int64)
+        # j + 1 continues j: same connection and direction, next in sequence, no FIN/RST
+        follows = (stream[1:] == stream[:-1]) & (direction[1:] == direction[:-1]) \
+            & ((sq[:-1] + ln[:-1]) % (1 << 32) == sq[1:]) & ~ends[1:]
+        self.breaks = np.flatnonzero(~follows)  # j where a run ends
+        self.csum = np.concatenate(([0], np.cumsum(ln)))  # csum[j] = bytes of rows[:j]
+        self.size = stream.size
+
+    def skip(self, j: int, side: Side, stamps: list[int]) -> int:
+        """Consume row j (in sequence, inside the body being read) and the rows after it that continue it
+        and stay inside the body (the one holding its last byte is left to the framing code); returns the
+        next row to frame."""
+        b = self.breaks
+        pos = int(np.searchsorted(b, j))
+        last = int(b[pos]) if pos < b.size else self.size - 1
+        base = self.csum[j]
+        m = min(int(np.searchsorted(self.csum, base + side.remaining, "left")) - 2, last)  # rows j..m
+        m = max(m, j)
+        side.skip(int(self.csum[m + 1] - base), stamps[m])
+        return m + 1
 
 
 def _grown(arr: npt.NDArray[np.bool_], size: int) -> npt.NDArray[np.bool_]:
