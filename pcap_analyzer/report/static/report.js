@@ -183,7 +183,8 @@
       return { type: "bar", orientation: "h", name: p[1], y: names, x: lb.map(function (s) { return s[p[0]]; }),
                hovertemplate: "%{y}: " + p[1] + " %{x:.2f} ms<extra></extra>" };
     }), { barmode: "stack", xaxis: { title: { text: "median ms" } }, yaxis: { automargin: true },
-          height: Math.max(160, 60 + 28 * lb.length) });
+          legend: { orientation: "h", traceorder: "normal", x: 0, y: 1, yanchor: "bottom" },
+          margin: { l: 60, r: 20, t: 40, b: 40 } });
   }
 
   /* ---- connections table ---- */
