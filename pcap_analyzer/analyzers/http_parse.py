@@ -88,6 +88,9 @@ class Side:
         if len(data) < length:  # cut by the snap length: only whole bodies can be skipped blind
             if self.mode == BODY and length <= self.remaining:
                 self._body(length, ts)
+                self.remaining -= length
+                if self.remaining == 0:
+                    self._finish(ts)
             else:
                 self._lose(ts)
             return
