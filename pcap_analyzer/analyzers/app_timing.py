@@ -1,7 +1,9 @@
 """TCP timing of the connections that carry application exchanges, with the time of each sample.
 
 Runs after TCP analysis (it reads the per-packet tcp.analysis results) on the connections an
-application analyzer marked (`is_http`, a bool array indexed by tcp.stream): ACK RTT samples, waits for
+application analyzer marked (`http_since`: per tcp.stream, the chunk where it was found, see
+analyzers/http.py; only streams found by the chunk at hand count, which keeps the result independent of
+thread timing): ACK RTT samples, waits for
 retransmission timeouts (tshark's tcp.analysis.rto before a timeout-driven retransmission) and zero-window
 stalls (a zero window advertised, until the same side's next window update, tcp.analysis.window_update). The
 masks are NumPy; only the marked connections' few flagged packets are kept.
@@ -24,10 +26,12 @@ _WU = int(TcpAnalysis.WINDOW_UPDATE)
 
 
 class AppTiming:
-    """Collects `StreamTiming` for the streams `marked()` returns (a bool array by tcp.stream)."""
+    """Collects `StreamTiming` for the streams `marked()` marks (per tcp.stream, the 1-based chunk from which
+    it counts)."""
 
-    def __init__(self, marked: Callable[[], npt.NDArray[np.bool_]], max_samples: int = 2_000_000) -> None:
+    def __init__(self, marked: Callable[[], npt.NDArray[np.int64]], max_samples: int = 2_000_000) -> None:
         self._marked = marked
+        self.chunks = 0
         self.max_samples = max_samples
         self._rtt: list[tuple[np.ndarray, ...]] = []
         self._events: list[tuple[np.ndarray, ...]] = []
@@ -35,12 +39,13 @@ class AppTiming:
 
     def update(self, batch: PacketBatch) -> None:
         t = batch.tcp
+        self.chunks += 1
         if t is None or len(batch.packets) == 0:
             return
         marked = self._marked()
         s = batch.flows.tcp_stream
         on = (s >= 0) & (s < marked.size)
-        on[on] = marked[s[on]]
+        on[on] = marked[s[on]] <= self.chunks
         if not on.any():
             return
         p = batch.packets

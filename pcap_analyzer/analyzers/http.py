@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,7 @@ _STARTS = np.array(sorted({_word(m) for m in (
 _FIRST = np.zeros(256, np.bool_)
 _FIRST[[w >> 24 for w in _STARTS.tolist()]] = True
 _MS = 1e6
+NEVER = np.iinfo(np.int64).max
 
 
 def _prefix(path: str) -> str:
@@ -61,9 +63,12 @@ class HttpAnalyzer:
 
     def __init__(self, *, max_slowest: int = 50, max_hosts: int = 100, max_exchanges: int = 200_000) -> None:
         self.max_slowest, self.max_hosts, self.max_exchanges = max_slowest, max_hosts, max_exchanges
-        # tcp.stream -> carries HTTP (replaced, never resized: the TCP-side collector reads it from the
-        # other thread)
-        self.is_http = np.zeros(1024, np.bool_)
+        # tcp.stream -> the chunk (1-based count of `update` calls) in which it was first seen carrying HTTP,
+        # NEVER if not. The TCP-side collector (app_timing.py) reads it from the other thread, for its chunk k
+        # only the streams found by chunk k, so what it keeps does not depend on how far this thread ran
+        # ahead. Replaced, never resized in place, when it grows.
+        self.http_since = np.full(1024, NEVER, np.int64)
+        self.chunks = 0
         self._watch = np.zeros(1024, np.bool_)  # tcp.stream -> its segments go to the framing code
         self._conns: dict[int, Connection] = {}
         self._servers: dict[int, str] = {}  # stream -> server address:port (the side that answers)
@@ -84,6 +89,7 @@ class HttpAnalyzer:
 
     def update(self, batch: PacketBatch) -> None:
         p, f = batch.packets, batch.flows
+        self.chunks += 1
         if len(p) == 0:
             return
         stream = f.tcp_stream
@@ -94,8 +100,8 @@ class HttpAnalyzer:
         s = stream[idx]
         if int(s.max()) >= self._watch.size:
             size = max(int(s.max()) + 1, 2 * self._watch.size)
-            self._watch = _grown(self._watch, size)
-            self.is_http = _grown(self.is_http, size)
+            self._watch = _grown(self._watch, size, False)
+            self.http_since = _grown(self.http_since, size, NEVER)
         off = (p.l4_offset + p.tcp_hdr_len).astype(np.int64)
         have = np.minimum(p.payload_len.astype(np.int64), p.caplen.astype(np.int64) - off)
         known = self._watch[s]
@@ -161,7 +167,8 @@ class HttpAnalyzer:
                 start = cstart[j - 1]
                 side.feed(seq, buf[start : start + chave[j - 1]].tobytes(), length, ts, cframe[j - 1])
             if conn.done:
-                self.is_http[s] = True
+                if self.http_since[s] == NEVER:
+                    self.http_since[s] = self.chunks
                 for msg in conn.done:
                     self._message(s, msg, p, i)
                 conn.done.clear()
@@ -173,7 +180,7 @@ class HttpAnalyzer:
                     self._close(s, resp)
                 conn.finished.clear()
             if conn.ended >= 2 or (end and p.tcp_flags[i] & TCP_RST) or (
-                    not self.is_http[s] and not any(x.buf or x.current for x in conn.sides)):
+                    self.http_since[s] == NEVER and not any(x.buf or x.current for x in conn.sides)):
                 # closed, reset, or looked like HTTP for 4 bytes only
                 for side in conn.sides:
                     side.close()
@@ -253,7 +260,7 @@ class HttpAnalyzer:
         groups = sorted(self._hosts.items(), key=lambda kv: (-kv[1][0], kv[0]))[: self.max_hosts]
         return HttpSummary(
             requests=self.requests, responses=self.responses, unanswered=max(0, self.requests - answered),
-            connections=int(self.is_http.sum()),
+            connections=int(np.count_nonzero(self.http_since != NEVER)),
             methods=dict(sorted(self._methods.items(), key=lambda kv: -kv[1])),
             status_codes=dict(sorted(self._status.items())),
             response_time_ms=percentile_stats(self._times.values()),
@@ -305,9 +312,9 @@ class _Runs:
         return m + 1
 
 
-def _grown(arr: npt.NDArray[np.bool_], size: int) -> npt.NDArray[np.bool_]:
+def _grown(arr: npt.NDArray[Any], size: int, fill: object) -> npt.NDArray[Any]:
     """A larger copy (a new array: the other thread may hold the old one)."""
-    out = np.zeros(size, np.bool_)
+    out = np.full(size, fill, arr.dtype)
     out[: arr.size] = arr
     return out
 

@@ -116,3 +116,12 @@ def test_corpus_against_tshark(corpus_dir: Path) -> None:
     http = analyze(pcap).http
     assert http.requests == sum(1 for r in rows if r[0]) - bare
     assert http.responses == sum(1 for r in rows if r[2])
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_chunking_changes_nothing(name: str) -> None:
+    """Connections and bodies that span chunks (64 KiB chunks: several per capture) give the same report."""
+    small = analyze(DATA / name, config={"max_http_slowest": 10_000, "chunk_bytes": 64 * 1024})
+    whole = _result(name)
+    assert small.http == whole.http
+    assert small.latency_breakdown == whole.latency_breakdown
