@@ -29,7 +29,7 @@ class AppTiming:
     """Collects `StreamTiming` for the streams `marked()` marks (per tcp.stream, the 1-based chunk from which
     it counts)."""
 
-    def __init__(self, marked: Callable[[], npt.NDArray[np.int64]], max_samples: int = 2_000_000) -> None:
+    def __init__(self, marked: Callable[[], npt.NDArray[np.int32]], max_samples: int = 2_000_000) -> None:
         self._marked = marked
         self.chunks = 0
         self.max_samples = max_samples

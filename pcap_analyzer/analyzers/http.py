@@ -40,7 +40,7 @@ _STARTS = np.array(sorted({_word(m) for m in (
 _FIRST = np.zeros(256, np.bool_)
 _FIRST[[w >> 24 for w in _STARTS.tolist()]] = True
 _MS = 1e6
-NEVER = np.iinfo(np.int64).max
+NEVER = np.iinfo(np.int32).max
 
 
 def _prefix(path: str) -> str:
@@ -67,7 +67,7 @@ class HttpAnalyzer:
         # NEVER if not. The TCP-side collector (app_timing.py) reads it from the other thread, for its chunk k
         # only the streams found by chunk k, so what it keeps does not depend on how far this thread ran
         # ahead. Replaced, never resized in place, when it grows.
-        self.http_since = np.full(1024, NEVER, np.int64)
+        self.http_since = np.full(1024, NEVER, np.int32)
         self.chunks = 0
         self._watch = np.zeros(1024, np.bool_)  # tcp.stream -> its segments go to the framing code
         self._conns: dict[int, Connection] = {}
