@@ -145,6 +145,11 @@ class Side:
             return len(data)
         # HEAD, CHUNK_SIZE and CHUNK_TRAILER read lines: gather until the end of what they need
         if not self.buf:
+            if mode == HEAD:  # empty lines before a start line are ignored (RFC 9112 section 2.2)
+                while pos < len(data) and data[pos] in (10, 13):
+                    pos += 1
+                if pos == len(data):
+                    return pos
             self.head_ts = ts
         start = len(self.buf)
         self.buf += data[pos:]

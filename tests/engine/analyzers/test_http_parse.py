@@ -96,6 +96,13 @@ def test_cut_by_snaplen() -> None:
     assert (first.last_ts, second.status, second.request.path) == (4, 404, "/after")  # type: ignore[union-attr]
 
 
+def test_empty_lines_between_messages() -> None:
+    w = Wire()
+    w.send(0, _req("/1") + b"\r\n", 1)
+    w.send(0, b"\r\n" + _req("/2"), 2)
+    assert [m.path for m in w.conn.done] == ["/1", "/2"]
+
+
 def test_printable_paths() -> None:
     assert printable(b"/a?b=c&d") == "/a?b=c&d"
     assert printable(b"/\x00\xff\\<") == "/\\x00\\xff\\x5c<"
