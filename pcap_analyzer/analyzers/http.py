@@ -77,7 +77,8 @@ class HttpAnalyzer:
         self._status: dict[str, int] = {}
         self._times = Sampler(250_000)
         self._transfer = Sampler(250_000)
-        self._slowest: list[tuple[float, int, HttpRequest]] = []  # min-heap of (ms, -frame, row)
+        self._slowest: list[tuple[float, int, int, HttpRequest]] = []  # min-heap of (ms, -frame, -n, row)
+        self._closed = 0
         # key -> [requests, responses, errors, bytes, Sampler, times not yet in the Sampler]
         self._hosts: dict[tuple[str, str], list] = {}
         self._pending: tuple[list[float], list[float]] = ([], [])  # times not yet in the Samplers
@@ -230,9 +231,10 @@ class HttpAnalyzer:
         g[3] += resp.size
         g[5].append(ms)
         self._dirty[id(g)] = g
-        row = (ms, -req.frame)
-        if len(self._slowest) < self.max_slowest or row > self._slowest[0][:2]:
-            item = (ms, -req.frame, HttpRequest(
+        self._closed += 1
+        row = (ms, -req.frame, -self._closed)  # ties: the earlier request first; never two equal keys
+        if len(self._slowest) < self.max_slowest or (self._slowest and row > self._slowest[0][:3]):
+            item = (*row, HttpRequest(
                 method=req.method, host=req.host, path=req.path, status=resp.status, response_time_ms=ms,
                 transfer_ms=transfer, response_bytes=resp.size, stream=s, request_frame=req.frame,
                 response_frame=resp.frame, ts=req.ts / 1e9))
@@ -245,7 +247,7 @@ class HttpAnalyzer:
             return
         for col, v in zip(self._ex, (s, req.ts, resp.ts, resp.last_ts, req.frame), strict=True):
             col.append(v)
-        self._ex_server.append(req.host.rsplit(":", 1)[0] if req.host else self._servers.get(s, "?"))
+        self._ex_server.append(_host_name(req.host) or self._servers.get(s, "?"))
 
     def finalize(self) -> HttpSummary:
         """The summary; call `exchanges()` after it for the latency breakdown."""
@@ -265,7 +267,7 @@ class HttpAnalyzer:
             status_codes=dict(sorted(self._status.items())),
             response_time_ms=percentile_stats(self._times.values()),
             transfer_ms=percentile_stats(self._transfer.values()),
-            slowest=[r for _, _, r in sorted(self._slowest, key=lambda x: (-x[0], -x[1]))],
+            slowest=[x[3] for x in sorted(self._slowest, key=lambda x: (-x[0], -x[1], -x[2]))],
             hosts=[HttpHostStats(host=h, path_prefix=pre, requests=g[0], responses=g[1], errors=g[2],
                                  response_bytes=g[3], response_time_ms=percentile_stats(g[4].values()))
                    for (h, pre), g in groups],
@@ -317,6 +319,13 @@ def _grown(arr: npt.NDArray[Any], size: int, fill: object) -> npt.NDArray[Any]:
     out = np.full(size, fill, arr.dtype)
     out[: arr.size] = arr
     return out
+
+
+def _host_name(host: str) -> str:
+    """The Host header without its port: "api.test:8080" -> "api.test", "[2001:db8::1]:80" ->
+    "[2001:db8::1]"."""
+    name, sep, port = host.rpartition(":")
+    return name if sep and port.isdigit() and not name.endswith(":") else host
 
 
 def _endpoint(addr: str, port: int) -> str:

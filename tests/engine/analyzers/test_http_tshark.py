@@ -125,3 +125,11 @@ def test_chunking_changes_nothing(name: str) -> None:
     whole = _result(name)
     assert small.http == whole.http
     assert small.latency_breakdown == whole.latency_breakdown
+
+
+def test_caps() -> None:
+    r = analyze(DATA / "http_mixed.pcap", config={"max_http_slowest": 0, "max_http_hosts": 1})
+    assert r.http.slowest == [] and len(r.http.hosts) == 1 and r.http.requests == 13
+    assert r.limits["http_slowest"] == 0 and r.limits["http_hosts"] == 1
+    ranked = [q.response_time_ms for q in _result("http_mixed.pcap").http.slowest]
+    assert ranked == sorted(ranked, reverse=True)
