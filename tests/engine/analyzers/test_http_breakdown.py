@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -120,3 +123,14 @@ def test_zero_window_finding(tmp_path: Path) -> None:
         "advertised by the client"
     (rto,) = [f for f in r.findings if f.id == "latency.rto_wait"]
     assert "48%" in rto.title
+
+
+def test_cli_summary(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("pcap-analyzer")
+    cmd = [str(script), "analyze", str(DATA / "http_breakdown.pcap"), "--output-dir", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "COLUMNS": "250"})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert "8 requests, 8 responses (0 4xx/5xx), 0 unanswered" in out
+    assert "slow.example.test: server 82% of" in out
+    assert "bulk.example.test: transfer 99% of" in out
