@@ -128,7 +128,8 @@ def test_zero_window_finding(tmp_path: Path) -> None:
 def test_cli_summary(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("pcap-analyzer")
     cmd = [str(script), "analyze", str(DATA / "http_breakdown.pcap"), "--output-dir", str(tmp_path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "COLUMNS": "250"})
+    env = {**os.environ, "COLUMNS": "250"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
     assert "8 requests, 8 responses (0 4xx/5xx), 0 unanswered" in out
