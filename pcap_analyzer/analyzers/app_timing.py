@@ -26,10 +26,11 @@ _WU = int(TcpAnalysis.WINDOW_UPDATE)
 
 
 class AppTiming:
-    """Collects `StreamTiming` for the streams `marked()` marks (per tcp.stream, the 1-based chunk from which
-    it counts)."""
+    """Collects `StreamTiming` for the streams any of `marked` marks: each callable returns an array by
+    tcp.stream of the 1-based chunk from which the stream counts (e.g. `HttpAnalyzer.http_since`; another
+    application analyzer, such as TLS, adds its own)."""
 
-    def __init__(self, marked: Callable[[], npt.NDArray[np.int32]], max_samples: int = 2_000_000) -> None:
+    def __init__(self, *marked: Callable[[], npt.NDArray[np.int32]], max_samples: int = 2_000_000) -> None:
         self._marked = marked
         self.chunks = 0
         self.max_samples = max_samples
@@ -42,10 +43,12 @@ class AppTiming:
         self.chunks += 1
         if t is None or len(batch.packets) == 0:
             return
-        marked = self._marked()
         s = batch.flows.tcp_stream
-        on = (s >= 0) & (s < marked.size)
-        on[on] = marked[s[on]] <= self.chunks
+        on = np.zeros(s.size, np.bool_)
+        for source in self._marked:
+            marked = source()
+            inside = (s >= 0) & (s < marked.size)
+            on[inside] |= marked[s[inside]] <= self.chunks
         if not on.any():
             return
         p = batch.packets

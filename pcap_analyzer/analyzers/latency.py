@@ -1,7 +1,9 @@
 """Where the time of application exchanges goes: network, server and transfer time per server.
 
 Consumes a generic list of `AppExchange` (HTTP requests today; TLS handshakes or others can be fed the
-same way) and the TCP timing of their connections (`StreamTiming`, from `analyzers/app_timing.py`):
+same way: `latency_breakdown(http.exchanges() + tls.exchanges(), timing)`, with the TLS analyzer's stream
+marks given to `AppTiming` too) and the TCP timing of their connections (`StreamTiming`, from
+`analyzers/app_timing.py`):
 
 - network time: the connection's round-trip time near the exchange. An ACK RTT sample
   (tcp.analysis.ack_rtt) times only the leg between the capture point and the side that acknowledges, so
