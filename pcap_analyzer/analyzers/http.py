@@ -24,7 +24,7 @@ from pcap_analyzer.analyzers.common import Sampler, format_addr, percentile_stat
 from pcap_analyzer.analyzers.http_parse import BODY, Connection, Message, Side
 from pcap_analyzer.analyzers.latency import AppExchange
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, PacketTable, Undecoded
+from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, PacketTable
 from pcap_analyzer.report.model_http import HttpHostStats, HttpRequest, HttpSummary
 
 
@@ -93,34 +93,36 @@ class HttpAnalyzer:
         self.chunks += 1
         if len(p) == 0:
             return
-        stream = f.tcp_stream
-        tcp = (stream >= 0) & (p.undecoded == Undecoded.OK) & (p.ip_proto == 6)
-        idx = np.flatnonzero(tcp & ((p.payload_len > 0) | ((p.tcp_flags & (TCP_FIN | TCP_RST)) != 0)))
-        if idx.size == 0:
+        stream = f.tcp_stream  # >= 0 only for decoded TCP packets
+        idx = np.flatnonzero((p.payload_len > 0) & (stream >= 0))
+        ends = np.flatnonzero((p.tcp_flags & (TCP_FIN | TCP_RST)) != 0)
+        ends = ends[stream[ends] >= 0]
+        if idx.size == 0 and ends.size == 0:
             return
-        s = stream[idx]
-        if int(s.max()) >= self._watch.size:
-            size = max(int(s.max()) + 1, 2 * self._watch.size)
+        top = int(max(stream[idx].max(initial=-1), stream[ends].max(initial=-1)))
+        if top >= self._watch.size:
+            size = max(top + 1, 2 * self._watch.size)
             self._watch = _grown(self._watch, size, False)
             self.http_since = _grown(self.http_since, size, NEVER)
-        off = (p.l4_offset + p.tcp_hdr_len).astype(np.int64)
-        have = np.minimum(p.payload_len.astype(np.int64), p.caplen.astype(np.int64) - off)
+        s = stream[idx]
         known = self._watch[s]
-        four = idx[~known & (have[idx] >= 4)]
-        start = p.data_offset[four] + off[four]
+        new = idx[~known]  # segments of connections not followed yet: does the payload start like HTTP?
+        off = p.l4_offset[new].astype(np.int64) + p.tcp_hdr_len[new]
+        have = np.minimum(p.payload_len[new].astype(np.int64), p.caplen[new].astype(np.int64) - off)
+        four = have >= 4
+        new, start = new[four], p.data_offset[new[four]] + off[four]
         b = p.buf
         first = _FIRST[b[start]]  # one byte first: most payloads (TLS records, bodies) stop here
-        four, start = four[first], start[first]
+        new, start = new[first], start[first]
         word = (b[start].astype(np.uint32) << 24) | (b[start + 1].astype(np.uint32) << 16) \
             | (b[start + 2].astype(np.uint32) << 8) | b[start + 3].astype(np.uint32)
-        cand = np.zeros(len(p), np.bool_)
-        cand[idx[known]] = True
-        found = four[np.isin(word, _STARTS)]
-        if found.size:  # the rest of those connections' segments in this chunk too
-            cand[idx[np.isin(s, stream[found])]] = True
-        pick = np.flatnonzero(cand)
+        found = new[np.isin(word, _STARTS)]
+        parts = [idx[known], ends[self._watch[stream[ends]]]]
+        if found.size:  # those connections' other segments in this chunk too (before and after)
+            parts += [idx[np.isin(s, stream[found])], ends[np.isin(stream[ends], stream[found])]]
+        pick = np.unique(np.concatenate(parts))  # sorted: capture order
         if pick.size:
-            self._parse(batch, pick, off, have)
+            self._parse(batch, pick)
             self._flush()
 
     def _flush(self) -> None:
@@ -134,18 +136,19 @@ class HttpAnalyzer:
             g[5].clear()
         self._dirty.clear()
 
-    def _parse(self, batch: PacketBatch, pick: npt.NDArray[np.int64], off: npt.NDArray[np.int64],
-               have: npt.NDArray[np.int64]) -> None:
+    def _parse(self, batch: PacketBatch, pick: npt.NDArray[np.int64]) -> None:
         """Frame the picked segments, connection by connection (each in capture order)."""
         p, f = batch.packets, batch.flows
         buf = p.buf
         order = pick[np.argsort(f.tcp_stream[pick], kind="stable")]
+        off = p.l4_offset[order].astype(np.int64) + p.tcp_hdr_len[order]
+        have = np.maximum(np.minimum(p.payload_len[order].astype(np.int64), p.caplen[order] - off), 0)
         ends = (p.tcp_flags[order] & (TCP_FIN | TCP_RST)) != 0
         runs = _Runs(f.tcp_stream[order], f.direction[order], p.seq[order], p.payload_len[order], ends)
         # columns as lists, read only at the rows framed (a body's middle is skipped without a look)
         cs, cd, cseq, clen = (c.tolist() for c in (f.tcp_stream[order], f.direction[order], p.seq[order],
                                                    p.payload_len[order]))
-        cstart, chave = (p.data_offset[order] + off[order]).tolist(), np.maximum(have[order], 0).tolist()
+        cstart, chave = (p.data_offset[order] + off).tolist(), have.tolist()
         cts, cframe = p.ts_ns[order].tolist(), p.frame[order].tolist()
         cidx, cend = order.tolist(), ends.tolist()
         j, total = 0, len(cs)
