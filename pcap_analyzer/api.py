@@ -210,7 +210,7 @@ class _Pipeline:
         self.throughput = ThroughputAnalyzer(bucket_s=cfg.timeline_bucket_s)
         self.security = SecurityCollector(cfg.security, max_frames=cfg.max_evidence_frames)
         self.http = HttpAnalyzer(max_slowest=cfg.max_http_slowest, max_hosts=cfg.max_http_hosts)
-        self.app_timing = AppTiming(lambda: self.http.http_since)  # TCP timing of the HTTP connections
+        self.app_timing = AppTiming(self.http.marks)  # TCP timing of the HTTP connections
         self.streaming = (
             self.dns,
             self.jitter,

@@ -27,10 +27,11 @@ _WU = int(TcpAnalysis.WINDOW_UPDATE)
 
 class AppTiming:
     """Collects `StreamTiming` for the streams any of `marked` marks: each callable returns an array by
-    tcp.stream of the 1-based chunk from which the stream counts (e.g. `HttpAnalyzer.http_since`; another
-    application analyzer, such as TLS, adds its own)."""
+    tcp.stream of the 1-based chunk from which the stream counts, or None while it marks none (e.g.
+    `HttpAnalyzer.marks`; another application analyzer, such as TLS, adds its own)."""
 
-    def __init__(self, *marked: Callable[[], npt.NDArray[np.int32]], max_samples: int = 2_000_000) -> None:
+    def __init__(self, *marked: Callable[[], npt.NDArray[np.int32] | None],
+                 max_samples: int = 2_000_000) -> None:
         self._marked = marked
         self.chunks = 0
         self.max_samples = max_samples
@@ -44,11 +45,17 @@ class AppTiming:
         if t is None or len(batch.packets) == 0:
             return
         s = batch.flows.tcp_stream
-        on = np.zeros(s.size, np.bool_)
+        on = None
         for source in self._marked:
             marked = source()
+            if marked is None:  # nothing marked yet
+                continue
+            if on is None:
+                on = np.zeros(s.size, np.bool_)
             inside = (s >= 0) & (s < marked.size)
             on[inside] |= marked[s[inside]] <= self.chunks
+        if on is None:
+            return
         if not on.any():
             return
         p = batch.packets

@@ -69,6 +69,7 @@ class HttpAnalyzer:
         # ahead. Replaced, never resized in place, when it grows.
         self.http_since = np.full(1024, NEVER, np.int32)
         self.chunks = 0
+        self.first_found = NEVER  # chunk of the first connection found
         self._watch = np.zeros(1024, np.bool_)  # tcp.stream -> its segments go to the framing code
         self._conns: dict[int, Connection] = {}
         self._servers: dict[int, str] = {}  # stream -> server address:port (the side that answers)
@@ -94,9 +95,13 @@ class HttpAnalyzer:
         if len(p) == 0:
             return
         stream = f.tcp_stream  # >= 0 only for decoded TCP packets
-        idx = np.flatnonzero((p.payload_len > 0) & (stream >= 0))
-        ends = np.flatnonzero((p.tcp_flags & (TCP_FIN | TCP_RST)) != 0)
-        ends = ends[stream[ends] >= 0]
+        idx = np.flatnonzero(p.payload_len)
+        idx = idx[stream[idx] >= 0]
+        if self._conns:  # FIN and RST end the connections followed
+            ends = np.flatnonzero(p.tcp_flags & (TCP_FIN | TCP_RST))
+            ends = ends[stream[ends] >= 0]
+        else:
+            ends = idx[:0]
         if idx.size == 0 and ends.size == 0:
             return
         top = int(max(stream[idx].max(initial=-1), stream[ends].max(initial=-1)))
@@ -107,13 +112,14 @@ class HttpAnalyzer:
         s = stream[idx]
         known = self._watch[s]
         new = idx[~known]  # segments of connections not followed yet: does the payload start like HTTP?
-        off = p.l4_offset[new].astype(np.int64) + p.tcp_hdr_len[new]
-        have = np.minimum(p.payload_len[new].astype(np.int64), p.caplen[new].astype(np.int64) - off)
-        four = have >= 4
-        new, start = new[four], p.data_offset[new[four]] + off[four]
         b = p.buf
-        first = _FIRST[b[start]]  # one byte first: most payloads (TLS records, bodies) stop here
+        start = p.data_offset[new] + p.l4_offset[new] + p.tcp_hdr_len[new]
+        # one byte first (most payloads, TLS records or bodies, stop here); a cut packet's byte may be the
+        # next packet's, so the captured length is checked on the few that pass
+        first = _FIRST[b[np.minimum(start, b.size - 1)]]
         new, start = new[first], start[first]
+        four = np.minimum(p.payload_len[new], p.caplen[new] - (start - p.data_offset[new])) >= 4
+        new, start = new[four], start[four]
         word = (b[start].astype(np.uint32) << 24) | (b[start + 1].astype(np.uint32) << 16) \
             | (b[start + 2].astype(np.uint32) << 8) | b[start + 3].astype(np.uint32)
         found = new[np.isin(word, _STARTS)]
@@ -124,6 +130,10 @@ class HttpAnalyzer:
         if pick.size:
             self._parse(batch, pick)
             self._flush()
+
+    def marks(self) -> npt.NDArray[np.int32] | None:
+        """`http_since`, or None while no connection carried HTTP (for `AppTiming`)."""
+        return self.http_since if self.first_found != NEVER else None
 
     def _flush(self) -> None:
         """Times of the chunk into the Samplers, one call each (a call per response would cost more)."""
@@ -173,6 +183,7 @@ class HttpAnalyzer:
             if conn.done:
                 if self.http_since[s] == NEVER:
                     self.http_since[s] = self.chunks
+                    self.first_found = min(self.first_found, self.chunks)
                 for msg in conn.done:
                     self._message(s, msg, p, i)
                 conn.done.clear()
