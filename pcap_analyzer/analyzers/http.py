@@ -104,12 +104,12 @@ class HttpAnalyzer:
             ends = idx[:0]
         if idx.size == 0 and ends.size == 0:
             return
-        top = int(max(stream[idx].max(initial=-1), stream[ends].max(initial=-1)))
+        s = stream[idx]
+        top = int(max(s.max(initial=-1), stream[ends].max(initial=-1)))
         if top >= self._watch.size:
             size = max(top + 1, 2 * self._watch.size)
             self._watch = _grown(self._watch, size, False)
             self.http_since = _grown(self.http_since, size, NEVER)
-        s = stream[idx]
         known = self._watch[s]
         new = idx[~known]  # segments of connections not followed yet: does the payload start like HTTP?
         b = p.buf
