@@ -215,6 +215,24 @@ def _print_summary(console: Console, result: AnalysisResult) -> None:
             f"{w.idle_connections:,} idle, {w.never_closed_connections:,} never closed, "
             f"{w.syn_retry_nonstandard:,} of {w.syn_retry_connections:,} SYN retries not RFC 6298",
         )
+    # HTTP and where its time goes
+    http = result.http
+    if http.requests:
+        errors = sum(n for code, n in http.status_codes.items() if code[0] in "45")
+        t.add_row(
+            "HTTP",
+            f"{http.requests:,} requests, {http.responses:,} responses ({errors:,} 4xx/5xx), "
+            f"{http.unanswered:,} unanswered, first byte median {_fmt(http.response_time_ms.median)} / p95 "
+            f"{_fmt(http.response_time_ms.p95)}",
+        )
+    for srv in result.latency_breakdown[:3]:
+        if srv.dominant:
+            t.add_row(
+                "Latency",
+                f"{srv.server}: {srv.dominant} {srv.dominant_pct:.0f}% of {_fmt(srv.total_ms)} median "
+                f"(network {_fmt(srv.network_ms)}, server {_fmt(srv.server_ms)}, transfer "
+                f"{_fmt(srv.transfer_ms)}; {srv.requests:,} requests)",
+            )
     for r in h.reasons[:5]:
         t.add_row(f"-{r.penalty:g}", r.message)
     console.print(t)

@@ -164,6 +164,22 @@ class AnalysisConfig(BaseModel):
     )
     max_talkers: int = Field(default=20, ge=1, le=10_000, description="Top talkers and conversations listed.")
     max_udp_streams: int = Field(default=100, ge=0, le=10_000, description="UDP streams listed.")
+    # HTTP and application latency (analyzers/http.py, analyzers/latency.py, diagnose/rules_http.py)
+    http_min_requests: int = Field(
+        default=5, ge=1, le=1_000_000,
+        description="Exchanges a server needs before its latency breakdown can make a warning.",
+    )
+    http_slow_ms: float = Field(
+        default=500.0, gt=0, le=600_000,
+        description="A server whose median response (request to last byte) is slower than this warns.",
+    )
+    max_http_slowest: int = Field(default=50, ge=0, le=10_000, description="Slowest HTTP requests listed.")
+    max_http_hosts: int = Field(
+        default=100, ge=1, le=10_000, description="HTTP host/path-prefix groups listed."
+    )
+    max_latency_servers: int = Field(
+        default=50, ge=0, le=10_000, description="Servers listed in the latency breakdown."
+    )
     max_dns_examples: int = Field(
         default=50, ge=0, le=10_000, description="Unanswered/error/slowest DNS queries listed."
     )

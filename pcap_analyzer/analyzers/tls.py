@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from pcap_analyzer.analyzers import tls_wire as w
 from pcap_analyzer.analyzers.common import NS, format_addr, percentile_stats
+from pcap_analyzer.analyzers.latency import AppExchange
 from pcap_analyzer.analyzers.tls_conn import Counts, Side, TlsConnection
 from pcap_analyzer.analyzers.tls_rows import (
     COMPLETED,
@@ -31,6 +33,9 @@ from pcap_analyzer.report.model_tls import TlsHandshake, TlsServer, TlsSummary
 
 MAX_OPEN = 100_000  # connections followed at once; past it the oldest is closed as it stands
 _NO_SIDES = (Side(), Side())  # what a closed connection keeps of its buffers
+
+
+NEVER = np.iinfo(np.int32).max  # tls_since of a stream with no handshake
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +71,29 @@ class TlsAnalyzer:
         self._open: dict[int, TlsConnection] = {}
         self._rows = HandshakeRows(max_list)
         self._done = bytearray()  # 1 per stream followed to its end: a late resent hello starts nothing
+        self.chunks = 0
+        # per tcp.stream, the 1-based chunk where its handshake was found (NEVER: none), for AppTiming
+        self.tls_since = np.full(0, NEVER, np.int32)
+
+    def marks(self) -> npt.NDArray[np.int32] | None:
+        """`tls_since`, or None while no handshake was found (for `AppTiming`)."""
+        return self.tls_since if (self.tls_since != NEVER).any() else None
+
+    def app_exchanges(self) -> list[AppExchange]:
+        """The handshakes a ServerHello answered, for the latency breakdown: ClientHello -> ServerHello is
+        network and server time, ServerHello -> handshake done (the server's certificate flight and the
+        client's answer) the transfer."""
+        return [
+            AppExchange(e.kind, e.server, e.stream, e.start_ns, e.first_response_ns,
+                        e.last_response_ns if e.last_response_ns is not None else e.first_response_ns,
+                        e.request_frame)
+            for e in self.exchanges()
+            if e.first_response_ns is not None
+        ]  # fmt: skip
 
     def update(self, batch: PacketBatch) -> None:
         """Follow the chunk's segments of TLS streams (handshakes in progress or starting here)."""
+        self.chunks += 1
         p, f = batch.packets, batch.flows
         stream = f.tcp_stream
         sel = np.flatnonzero(
@@ -136,6 +161,12 @@ class TlsAnalyzer:
         dst = (int(p.dst_hi[i]), int(p.dst_lo[i]), int(p.dport[i]))
         conn = TlsConnection(sid, client_dir, (*src, *dst) if client_dir == d else (*dst, *src))
         self._open[sid] = conn
+        if sid >= self.tls_since.size:  # a new array: AppTiming may hold the old one (another thread)
+            grown = np.full(max(sid + 1, 2 * self.tls_since.size, 1024), NEVER, np.int32)
+            grown[: self.tls_since.size] = self.tls_since
+            self.tls_since = grown
+        if self.tls_since[sid] == NEVER:
+            self.tls_since[sid] = self.chunks
         if len(self._open) > MAX_OPEN:
             self._close(next(iter(self._open)))
         return conn

@@ -11,6 +11,7 @@ from pcap_analyzer.diagnose.capture_rules import CAPTURE_RULES
 from pcap_analyzer.diagnose.health import health_score
 from pcap_analyzer.diagnose.measures import DNS_OK_RCODES, SEVERITY_RANK, pct, weigh
 from pcap_analyzer.diagnose.rules import TCP_RULES
+from pcap_analyzer.diagnose.rules_http import HTTP_RULES
 from pcap_analyzer.diagnose.rules_icmp import ICMP_RULES
 from pcap_analyzer.diagnose.rules_tls import TLS_RULES
 from pcap_analyzer.report.model import AnalysisResult, DnsServer, Evidence, Finding, Health
@@ -184,7 +185,7 @@ def diagnose(result: AnalysisResult, cfg: AnalysisConfig) -> tuple[Health, list[
         >>> health, findings = diagnose(result, AnalysisConfig())
     """
     findings: list[Finding] = []
-    for rule in TCP_RULES + CAPTURE_RULES + TLS_RULES + ICMP_RULES:
+    for rule in TCP_RULES + CAPTURE_RULES + TLS_RULES + ICMP_RULES + HTTP_RULES:
         findings.extend(rule(result, cfg))
     findings.extend(_dns_findings(result, cfg))
     findings.extend(_other_findings(result, cfg))

@@ -13,7 +13,8 @@ from pcap_analyzer.report.model_icmp import IcmpSummary, TcpWaits
 
 # 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
 # 1.2: capture.not_analysed / not_analysed_packets, capture.timestamps_backwards, duration_s = max - min
-SCHEMA_VERSION = "1.2"
+# 1.3: http, tls, latency_breakdown, icmp, tcp_waits, services, dns.domains, dns.by_protocol, `filter` fields
+SCHEMA_VERSION = "1.3"
 
 
 class _Model(BaseModel):
@@ -387,6 +388,7 @@ class Generator(_Model):
     version: str
 
 
+from pcap_analyzer.report.model_http import HttpSummary, LatencyServer  # noqa: E402  (they use Stats)
 from pcap_analyzer.report.model_tls import TlsSummary  # noqa: E402  (it builds on Stats above)
 
 
@@ -419,5 +421,7 @@ class AnalysisResult(_Model):
     tls: TlsSummary = Field(default_factory=TlsSummary)
     icmp: IcmpSummary = Field(default_factory=IcmpSummary)
     tcp_waits: TcpWaits = Field(default_factory=TcpWaits)
+    http: HttpSummary = Field(default_factory=HttpSummary)
+    latency_breakdown: list[LatencyServer] = Field(default_factory=list)  # per server, slowest first
     limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
     config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

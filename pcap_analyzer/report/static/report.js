@@ -214,6 +214,20 @@
     }
   }
 
+  /* HTTP and TLS latency breakdown: one stacked horizontal bar per server (median network, server, transfer ms). */
+  function latencyBars(data) {
+    var lb = (data.latency_breakdown || []).slice().reverse();
+    if (!lb.length) return;
+    var names = lb.map(function (s) { return s.server + " (" + s.requests.toLocaleString("en-US") + ")"; });
+    var parts = [["network_ms", "network (RTT)"], ["server_ms", "server"], ["transfer_ms", "transfer"]];
+    plot("latency-bars", parts.map(function (p) {
+      return { type: "bar", orientation: "h", name: p[1], y: names, x: lb.map(function (s) { return s[p[0]]; }),
+               hovertemplate: "%{y}: " + p[1] + " %{x:.2f} ms<extra></extra>" };
+    }), { barmode: "stack", xaxis: { title: { text: "median ms" } }, yaxis: { automargin: true },
+          legend: { orientation: "h", traceorder: "normal", x: 0, y: 1, yanchor: "bottom" },
+          margin: { l: 60, r: 20, t: 40, b: 40 } });
+  }
+
   /* ---- connections table ---- */
   function total(a, b) { return a + b; }
   var COLUMNS = [
@@ -426,6 +440,7 @@
     dnsHistogram(data);
     tlsServers(data);
     icmpCharts(data);
+    latencyBars(data);
     document.querySelectorAll("a.conn-link").forEach(function (a) {
       a.addEventListener("click", function (ev) {
         if (table.open(Number(a.dataset.stream))) ev.preventDefault();

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 def test_json_keys_are_the_documented_ones(tmp_path: Path) -> None:
     result = analyze(a.port_scan(tmp_path / "scan.pcap", "XMAS"))
     report = json.loads(result.model_dump_json())
-    assert report["schema_version"] == "1.2"
+    assert report["schema_version"] == "1.3"
     finding = report["security"]["findings"][0]
     assert set(finding) == {
         "kind",
