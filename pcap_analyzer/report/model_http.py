@@ -21,6 +21,7 @@ class HttpRequest(_Model):
     request_frame: int  # frame completing the request head (tshark http.request_in)
     response_frame: int | None = None  # frame completing the response head
     ts: float  # request time, epoch seconds
+    filter: str = ""  # Wireshark display filter: the request and its response
 
 
 class HttpHostStats(_Model):
