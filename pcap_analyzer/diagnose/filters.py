@@ -145,11 +145,16 @@ def finding_filter(f: Finding, result: AnalysisResult, cfg: AnalysisConfig) -> s
     return in_set("frame.number", f.evidence.frames)
 
 
-def request_filter(stream: int | None, frame: int | None) -> str:
-    """An HTTP request and its response: `tcp.stream == S && (frame.number == F || http.request_in == F)`."""
+def request_filter(stream: int | None, frame: int | None, response_frame: int | None = None) -> str:
+    """An HTTP request and its response: `tcp.stream == S && (frame.number in {F, R} || http.request_in ==
+    F)`: our response frame (the one ending its head) and tshark's (the one ending its body, linked by
+    http.request_in, which tshark 4.0 leaves out for the second of two pipelined requests)."""
     if frame is None:
         return "" if stream is None else f"tcp.stream == {stream}"
-    pair = f"frame.number == {frame} || http.request_in == {frame}"
+    ours = f"frame.number == {frame}"
+    if response_frame is not None:
+        ours = f"frame.number in {{{frame}, {response_frame}}}"
+    pair = f"{ours} || http.request_in == {frame}"
     return f"({pair})" if stream is None else f"tcp.stream == {stream} && ({pair})"
 
 
@@ -173,7 +178,7 @@ def add_filters(result: AnalysisResult, cfg: AnalysisConfig) -> None:
     for row in getattr(http, "slowest", None) or ():
         stream = getattr(row, "stream", None)
         frame = getattr(row, "request_frame", None) or getattr(row, "frame", None)
-        _set(row, request_filter(stream, frame))
+        _set(row, request_filter(stream, frame, getattr(row, "response_frame", None)))
 
 
 __all__ = ["add_filters", "endpoint", "endpoint_filter", "finding_filter", "flow_filter", "in_set"]

@@ -25,6 +25,8 @@ HEADERS = {
     "findings.csv": "rank,id,severity,title,impact,streams,frames,flows,filter,detail",
     "talkers.csv": "address,bytes_sent,packets_sent,bytes_received,packets_received,filter",
     "services.csv": "protocol,port,service,connections,packets,bytes,bytes_to_server,bytes_to_client,filter",
+    "requests.csv": "method,host,path,status,response_time_ms,transfer_ms,response_bytes,stream,"
+    "request_frame,response_frame,filter",
 }
 
 
@@ -35,7 +37,8 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 def _check(folder: Path) -> None:
     r = analysed()
-    assert sorted(p.name for p in folder.iterdir()) == sorted(HEADERS)  # no requests.csv: no HTTP analysis
+    assert sorted(p.name for p in folder.iterdir()) == sorted(HEADERS)
+    assert not _read(folder / "requests.csv")  # the capture holds no HTTP/1.x request: the header only
     for name, header in HEADERS.items():
         assert (folder / name).read_bytes().decode().split("\r\n", 1)[0] == header
     conns = _read(folder / "connections.csv")
@@ -91,40 +94,22 @@ def test_connection_rows_filters_select_their_packets(tmp_path: Path) -> None:
         assert len(frames(c["filter"])) == int(c["packets_ab"]) + int(c["packets_ba"])
 
 
-def test_requests_table_from_http_rows_when_present() -> None:
-    data = {
-        "http": {
-            "slowest": [
-                {
-                    "method": "GET",
-                    "host": "a.test",
-                    "path": "/x,y",
-                    "status": 200,
-                    "response_time_ms": 12.5,
-                    "stream": 3,
-                    "request_frame": 17,
-                    "filter": "tcp.stream == 3",
-                },
-                {
-                    "method": "POST",
-                    "host": "b.test",
-                    "path": "=cmd",
-                    "status": None,
-                    "response_time_ms": 1.0,
-                    "stream": 4,
-                    "frame": 20,
-                },
-            ]
-        }
-    }
-    rows = table_rows(data, next(t for t in TABLES if t[0] == "requests.csv"))
-    assert rows is not None
-    assert csv_text(rows) == (
-        "method,host,path,status,response_time_ms,stream,request_frame,filter\r\n"
-        'GET,a.test,"/x,y",200,12.5,3,17,tcp.stream == 3\r\n'
-        "POST,b.test,'=cmd,,1,4,20,\r\n"
-    )
-    assert table_rows({}, next(t for t in TABLES if t[0] == "requests.csv")) is None
+def test_requests_table_holds_the_http_rows(tmp_path: Path) -> None:
+    """requests.csv on a capture with HTTP (tests/data/http): one row per listed request, in order, with
+    text that a spreadsheet could run as a formula neutralised."""
+    from pcap_analyzer import analyze
+    from pcap_analyzer.report.csv_export import write_csv
+
+    r = analyze(Path(__file__).resolve().parents[2] / "data" / "http" / "http_mixed.pcap")
+    assert r.http.slowest
+    write_csv(r, tmp_path)
+    got = _read(tmp_path / "requests.csv")
+    want = [(q.method, q.path, q.request_frame, q.filter) for q in r.http.slowest]
+    assert [(g["method"], g["path"], int(g["request_frame"]), g["filter"]) for g in got] == want
+    row = next(t for t in TABLES if t[0] == "requests.csv")
+    data = {"http": {"slowest": [{"method": "POST", "host": "b.test", "path": "=cmd", "stream": 4}]}}
+    assert csv_text(table_rows(data, row) or []).splitlines()[1].startswith("POST,b.test,'=cmd,")
+    assert table_rows({}, row) is None
 
 
 def test_cells() -> None:
