@@ -13,7 +13,7 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-from pcap_analyzer.analyzers.dns_domains import registered_domain
+from pcap_analyzer.analyzers.dns_domains import registered_domains
 from pcap_analyzer.analyzers.dns_names import RCODES
 from pcap_analyzer.report.model_exports import DnsDomain
 
@@ -103,7 +103,9 @@ class NameCounts:
         used = np.flatnonzero(self._counts[:n].any(axis=1))
         if used.size == 0 or top_n <= 0:
             return []
-        labels = [_OTHER if i == 0 else registered_domain(self._text[i]) for i in used.tolist()]
+        rows = used.tolist()
+        found = iter(registered_domains(self._text[i] for i in rows if i != 0))
+        labels = [_OTHER if i == 0 else next(found) for i in rows]
         uniq, inv = np.unique(np.array(labels, dtype=object), return_inverse=True)
         inv = inv.ravel()
         sums = np.zeros((uniq.size, _COLS), np.int64)

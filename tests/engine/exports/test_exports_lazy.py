@@ -1,4 +1,5 @@
-"""tldextract is imported only for captures with DNS names and reads its bundled list: no network."""
+"""The Public Suffix List package is imported only for captures with DNS names and reads its bundled list:
+no network, nothing written."""
 
 from __future__ import annotations
 
@@ -19,17 +20,17 @@ PROBE = """
 import json, sys
 from pcap_analyzer import analyze
 import pcap_analyzer.cli
-out = {"after_import": "tldextract" in sys.modules}
+out = {"after_import": "publicsuffixlist" in sys.modules}
 r = analyze(sys.argv[1])
-out["after_tcp_only"] = "tldextract" in sys.modules
+out["after_tcp_only"] = "publicsuffixlist" in sys.modules
 r = analyze(sys.argv[2])
-out["after_dns"] = "tldextract" in sys.modules
+out["after_dns"] = "publicsuffixlist" in sys.modules
 out["domains"] = [d.domain for d in r.dns.domains]
 print(json.dumps(out))
 """
 
 
-def test_tldextract_is_lazy_and_offline(tmp_path: Path) -> None:
+def test_public_suffix_list_is_lazy_and_offline(tmp_path: Path) -> None:
     pkts = [Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="S")]
     tcp_only = write_pcap(tmp_path / "tcp.pcap", records_from_scapy(pkts))
     home = tmp_path / "home"

@@ -104,3 +104,19 @@ def test_names_past_the_cap_are_counted_together() -> None:
         "example.org": (1, 1, {"SERVFAIL": 1}, 1, 0),
         "(other names)": (2, 0, {}, 0, 1),
     }
+
+
+def test_registered_domains_agree_with_the_whole_list() -> None:
+    """Handing the parser only the rules of the top-level labels present changes no answer: the same names
+    against the package's whole ICANN list (wildcards, exceptions, IDN in Unicode and punycode, no suffix)."""
+    from publicsuffixlist import PublicSuffixList
+
+    from pcap_analyzer.analyzers.dns_domains import registered_domains
+
+    names = ["www.bbc.co.uk", "a.b.ck", "www.ck", "x.y.github.io", "пример.рф", "xn--e1afmkfd.xn--p1ai"]
+    names += ["mail.example.com.", "a.b.c.kawasaki.jp", "city.kawasaki.jp", "svc.internal", "co.uk"]
+    names += ["localhost"]
+    whole = PublicSuffixList(only_icann=True)
+    want = [whole.privatesuffix(n.rstrip(".").lower()) or ".".join(n.rstrip(".").lower().split(".")[-2:])
+            for n in names]
+    assert registered_domains(names) == want
