@@ -120,3 +120,11 @@ def test_registered_domains_agree_with_the_whole_list() -> None:
     want = [whole.privatesuffix(n.rstrip(".").lower()) or ".".join(n.rstrip(".").lower().split(".")[-2:])
             for n in names]
     assert registered_domains(names) == want
+
+
+def test_service_names_of_some_ports_are_the_table_s() -> None:
+    from pcap_analyzer.analyzers.services import service_names
+
+    table = iana_services()
+    assert service_names({port for _, port in table}) == table
+    assert service_names({80, 53, 65000}) == {k: v for k, v in table.items() if k[1] in (80, 53, 65000)}
