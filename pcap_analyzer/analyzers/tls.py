@@ -96,39 +96,39 @@ class TlsAnalyzer:
         self.chunks += 1
         p, f = batch.packets, batch.flows
         stream = f.tcp_stream
-        sel = np.flatnonzero(
-            (stream >= 0) & ((p.payload_len > 0) | ((p.tcp_flags & (TCP_FIN | TCP_RST)) > 0))
-        )
-        if sel.size == 0:
-            return
-        start = p.data_offset[sel] + p.l4_offset[sel] + p.tcp_hdr_len[sel]
-        stop = np.minimum(start + p.payload_len[sel], p.data_offset[sel] + p.caplen[sel])
         b = p.buf
-        room = stop - start >= 6
-        head = np.where(room, start, 0)
-        first, third = b[head], b[head + 2]
-        # a TLS handshake record (type 22, minor version <= 4), or an SSL 2.0-format ClientHello (RFC 5246
-        # appendix E.2: 2-byte length with the top bit set, then message type 1)
-        tls = (first == w.HANDSHAKE) & (third <= 4)
-        v2 = (first >= 0x80) & (third == w.SSLV2_CLIENT_HELLO)
-        k = np.flatnonzero(room & (tls | v2))
-        hello = np.zeros(sel.size, np.bool_)
-        if k.size:  # the few that may start a hello: the next bytes decide
-            h = head[k]
-            major, fourth, fifth, sixth = b[h + 1], b[h + 3], b[h + 4], b[h + 5]
-            hello[k] = (tls[k] & (major == 3) & ((sixth == w.CLIENT_HELLO) | (sixth == w.SERVER_HELLO))) | (
-                v2[k] & (fourth == 3) & (fifth <= 4)
-            )
-        s = stream[sel]
-        follow = np.unique(s[hello])
+        # First pass, over every segment with payload: its first byte only. A TLS handshake record starts
+        # with 22, an SSL 2.0-format ClientHello (RFC 5246 appendix E.2) with a length byte >= 0x80.
+        pay = np.flatnonzero((stream >= 0) & (p.payload_len > 0))
+        at = p.data_offset[pay] + p.l4_offset[pay] + p.tcp_hdr_len[pay]
+        first = b[np.minimum(at, b.size - 1)]  # a cut packet's byte may be the next one's: checked below
+        cand = pay[(first == w.HANDSHAKE) | (first >= 0x80)]
+        hello_rows = cand[:0]
+        if cand.size:  # the few that may start a hello: the next bytes decide
+            start = p.data_offset[cand] + p.l4_offset[cand] + p.tcp_hdr_len[cand]
+            stop = np.minimum(start + p.payload_len[cand], p.data_offset[cand] + p.caplen[cand])
+            cand, h = cand[stop - start >= 6], start[stop - start >= 6]
+            first, major, third = b[h], b[h + 1], b[h + 2]
+            fourth, fifth, sixth = b[h + 3], b[h + 4], b[h + 5]
+            tls = (first == w.HANDSHAKE) & (third <= 4) & (major == 3)
+            tls &= (sixth == w.CLIENT_HELLO) | (sixth == w.SERVER_HELLO)
+            v2 = (first >= 0x80) & (third == w.SSLV2_CLIENT_HELLO) & (fourth == 3) & (fifth <= 4)
+            hello_rows = cand[tls | v2]
+        follow = np.unique(stream[hello_rows])
         if self._open:
             follow = np.union1d(follow, np.fromiter(self._open, np.int64, len(self._open)))
         if follow.size == 0:
             return
-        j = np.flatnonzero(np.isin(s, follow))
-        i = sel[j]
+        # Second pass, on the streams followed: their segments with payload, FIN or RST.
+        sel = np.flatnonzero(
+            (stream >= 0) & ((p.payload_len > 0) | ((p.tcp_flags & (TCP_FIN | TCP_RST)) > 0))
+        )
+        i = sel[np.isin(stream[sel], follow)]
+        start = p.data_offset[i] + p.l4_offset[i] + p.tcp_hdr_len[i]
+        stop = np.minimum(start + p.payload_len[i], p.data_offset[i] + p.caplen[i])
+        hello = np.isin(i, hello_rows)
         cols = (
-            s[j], f.direction[i], start[j], stop[j], hello[j], p.payload_len[i], p.tcp_flags[i], p.seq[i],
+            stream[i], f.direction[i], start, stop, hello, p.payload_len[i], p.tcp_flags[i], p.seq[i],
             p.frame[i], p.ts_ns[i], i,
         )  # fmt: skip
         buf = p.buf

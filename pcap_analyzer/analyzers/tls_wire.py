@@ -6,7 +6,7 @@ length raises `Malformed`, which ends the analysis of that connection, never the
 
 from __future__ import annotations
 
-import ssl
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -34,9 +34,7 @@ VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TL
 
 # Alert descriptions: the standard library's (OpenSSL's) names, plus the IANA "TLS Alerts" registry entries
 # it lacks (https://www.iana.org/assignments/tls-parameters/tls-parameters.xhtml#tls-parameters-6).
-ALERTS: dict[int, str] = {
-    int(a): a.name.removeprefix("ALERT_DESCRIPTION_").lower() for a in ssl.AlertDescription
-} | {
+_MORE_ALERTS = {
     21: "decryption_failed",  # RFC 5246
     41: "no_certificate",  # SSL 3.0
     60: "export_restriction",  # RFC 4346
@@ -48,12 +46,22 @@ ALERTS: dict[int, str] = {
 }
 
 
+@functools.cache
+def alert_names() -> dict[int, str]:
+    """{description code: name}. Built on first use: `ssl` loads OpenSSL (~5 MB), which only captures
+    with TLS alerts need."""
+    import ssl
+
+    names = {int(a): a.name.removeprefix("ALERT_DESCRIPTION_").lower() for a in ssl.AlertDescription}
+    return names | _MORE_ALERTS
+
+
 class Malformed(ValueError):
     """Bytes that are not the TLS structure they should be."""
 
 
 def alert_name(description: int) -> str:
-    return ALERTS.get(description, f"alert_{description}")
+    return alert_names().get(description, f"alert_{description}")
 
 
 def version_name(version: int) -> str:
