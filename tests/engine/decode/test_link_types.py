@@ -18,7 +18,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import wrpcap
 
 from pcap_analyzer.api import analyze
-from tests.engine.decode.test_tunnels import _inner, _l3, _tshark_counts
+from tests.engine.decode.test_tunnels import _inner, _l3, analysed_as_tshark
 
 TSHARK = shutil.which("tshark")
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -62,20 +62,7 @@ def _write(path: Path, name: str) -> Path:
 @pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
 @pytest.mark.parametrize("name", sorted(FRAMINGS))
 def test_link_type_analysed_as_tshark(tmp_path: Path, name: str) -> None:
-    path = _write(tmp_path / f"{name}.pcap", name)
-    want = _tshark_counts(path)
-    r = analyze(path)
-    got = {
-        "conversations": r.tcp.conversations,
-        "syn": r.tcp.syn,
-        "retransmissions": r.tcp.retransmissions,
-        "duplicate_acks": r.tcp.duplicate_acks,
-        "lost_segments": r.tcp.lost_segments,
-        "dns_queries": r.dns.queries,
-    }
-    assert got == want
-    assert want["conversations"] > 0 and want["syn"] > 0
-    assert r.capture.not_analysed_packets == 0
+    analysed_as_tshark(_write(tmp_path / f"{name}.pcap", name))
 
 
 def test_wlan_frames_without_ip_are_counted_as_not_analysed_by_kind(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import PcapReader, wrpcap
 
 from pcap_analyzer.api import analyze
+from pcap_analyzer.report.model import AnalysisResult
 from tests.conftest import DATA_DIR
 
 TSHARK = shutil.which("tshark")
@@ -159,10 +160,8 @@ def _tshark_counts(path: Path) -> dict[str, int]:
     }
 
 
-@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
-@pytest.mark.parametrize("name", sorted(WRAPS))
-def test_encapsulated_capture_analysed_as_tshark(tmp_path: Path, name: str) -> None:
-    path = _write(tmp_path / f"{name}.pcap", name)
+def analysed_as_tshark(path: Path) -> AnalysisResult:
+    """Analyse `path`, require tshark's counts on it, all of it analysed; returns the result."""
     want = _tshark_counts(path)
     r = analyze(path)
     got = {
@@ -176,6 +175,13 @@ def test_encapsulated_capture_analysed_as_tshark(tmp_path: Path, name: str) -> N
     assert got == want
     assert want["conversations"] > 0 and want["syn"] > 0
     assert r.capture.not_analysed_packets == 0
+    return r
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+@pytest.mark.parametrize("name", sorted(WRAPS))
+def test_encapsulated_capture_analysed_as_tshark(tmp_path: Path, name: str) -> None:
+    r = analysed_as_tshark(_write(tmp_path / f"{name}.pcap", name))
     # flows use the inner addresses
     assert not [
         c for c in r.connections if c.client.startswith("192.0.2.") or c.client.startswith("2001:db8:ffff")
