@@ -15,12 +15,8 @@ from tests.app.e2e.server import ADMIN_PASSWORD, LiveServer, login
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(database_url, tmp_path_factory.mktemp("e2e") / "data")
-    live.start()
-    try:
-        live.create_admin()
+    with live.running_with_admin():
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")

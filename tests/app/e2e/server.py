@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -109,6 +110,16 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+    @contextlib.contextmanager
+    def running_with_admin(self) -> Iterator[LiveServer]:
+        """Start the service, create the administrator (ADMIN_PASSWORD), and stop it on the way out."""
+        self.start()
+        try:
+            self.create_admin()
+            yield self
+        finally:
+            self.stop()
 
     def create_admin(self, username: str = "admin") -> None:
         done = cli(

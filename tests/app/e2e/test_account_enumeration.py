@@ -34,12 +34,8 @@ def server(
         "REQUIRE_ADMIN_2FA": "true",
     }
     live = LiveServer(database_url, tmp_path_factory.mktemp("enum") / "data", extra_env=env, port=port)
-    live.start()
-    try:
-        live.create_admin()
+    with live.running_with_admin():
         yield live
-    finally:
-        live.stop()
 
 
 def timed(

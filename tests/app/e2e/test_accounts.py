@@ -30,12 +30,8 @@ def server(
     env = {**smtp.env(), "APP_BASE_URL": f"http://127.0.0.1:{port}", "WORKER_ENABLED": "false"}
     env["HSTS_ENABLED"] = "true"
     live = LiveServer(database_url, tmp_path_factory.mktemp("accounts") / "data", extra_env=env, port=port)
-    live.start()
-    try:
-        live.create_admin()
+    with live.running_with_admin():
         yield live
-    finally:
-        live.stop()
 
 
 def make_user(server: LiveServer, admin: httpx.Client, name: str, password: str | None = None) -> str:

@@ -32,12 +32,8 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         tmp_path_factory.mktemp("polish") / "data",
         extra_env={"MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB)},
     )
-    live.start()
-    try:
-        live.create_admin()
+    with live.running_with_admin():
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,8 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
     }
     live = LiveServer(database_url, tmp_path_factory.mktemp("limits") / "data", extra_env=env)
-    live.start()
-    try:
-        live.create_admin()
+    with live.running_with_admin():
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")
