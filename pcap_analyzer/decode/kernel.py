@@ -31,7 +31,7 @@ from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
 from pcap_analyzer.decode.ipv4 import decode_ipv4
 from pcap_analyzer.decode.ipv6 import decode_ipv6
-from pcap_analyzer.decode.link import decode_link
+from pcap_analyzer.decode.link import ETHERTYPE_PPPOE_SESSION, FCS_LEN, decode_link, is_fabricpath, pppoe_end
 from pcap_analyzer.decode.packets import FRAG_MORE
 from pcap_analyzer.decode.tcp import (
     TCP_ACK,
@@ -153,6 +153,11 @@ def decode_packets(
             if reason == NON_IP:
                 next_header[i] = etype
             continue
+        if etype == ETHERTYPE_PPPOE_SESSION:
+            wire_end = min(wire_end, max(pppoe_end(buf, p), p))
+        elif is_fabricpath(buf, start, end, np.int64(linktype[i])):  # its FCS ends the frame (as tshark)
+            wire_end = max(wire_end - FCS_LEN, p)
+            end = min(end, wire_end)
         # Each pass decodes one IP header; a tunnel inside it (GRE, IP-in-IP, VXLAN, ...) starts another
         # pass on the inner network layer, so the innermost header's fields are the ones kept.
         for _depth in range(MAX_TUNNELS + 1):
@@ -208,6 +213,16 @@ def decode_packets(
         if proto == IPPROTO_TCP:
             if avail < TCP_LEN:
                 undecoded[i] = TRUNCATED_L4
+                if ip_payload < TCP_LEN and avail >= TCP_OFF_FLAGS + 2:
+                    # the datagram itself is too short for a TCP header (tshark's "short segment"): malformed,
+                    # with the fields it holds filled, as tshark shows them
+                    undecoded[i] = BAD_L4_HEADER
+                    seq[i] = be32(buf, l4 + TCP_SEQ)
+                    ack[i] = be32(buf, l4 + TCP_ACK)
+                    tcp_flags[i] = be16(buf, l4 + TCP_OFF_FLAGS) & 0x01FF
+                    tcp_hdr_len[i] = (be16(buf, l4 + TCP_OFF_FLAGS) >> 12) * 4
+                    if avail >= TCP_WIN + 2:
+                        win[i] = be16(buf, l4 + TCP_WIN)
                 continue
             seq[i] = be32(buf, l4 + TCP_SEQ)
             ack[i] = be32(buf, l4 + TCP_ACK)

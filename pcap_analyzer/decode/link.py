@@ -49,6 +49,7 @@ ETHERTYPE_QINQ_OLD = 0x9100  # pre-standard QinQ
 ETHERTYPE_MPLS = 0x8847  # RFC 3032
 ETHERTYPE_MPLS_MULTICAST = 0x8848  # RFC 5332
 ETHERTYPE_PPPOE_SESSION = 0x8864  # RFC 2516
+ETHERTYPE_FABRICPATH = 0x8903  # Cisco FabricPath (DCE): FTAG/TTL, then the whole inner Ethernet frame
 ETHERTYPE_MIN = 0x0600  # values below are 802.3 lengths (IEEE 802.3 3.2.6)
 
 # BSD address families found in null/loop headers
@@ -62,6 +63,9 @@ MPLS_LABEL_LEN = 4  # label (20 bits), traffic class (3), bottom of stack (1), T
 MPLS_BOTTOM_OF_STACK = 0x01  # in the third byte of a label entry
 MAX_MPLS_LABELS = 16
 PPPOE_LEN = 6  # version/type, code, session id, length (RFC 2516 4)
+PPPOE_LENGTH = 4  # offset of the payload length (PPP protocol field included)
+FABRICPATH_TAG_LEN = 2  # FTAG (10 bits) and TTL (6 bits) after the outer EtherType
+FCS_LEN = 4
 PPP_PROTO_LEN = 2
 PPP_IP = 0x0021  # RFC 1332
 PPP_IPV6 = 0x0057  # RFC 5072
@@ -148,6 +152,11 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
     returns (l3, l3 offset, outer vlan, reason, EtherType decoding stopped at, 0 for an 802.3 length)."""
     vlan = 0
     tagged = False
+    if etype == ETHERTYPE_FABRICPATH:
+        if p + FABRICPATH_TAG_LEN + ETH_LEN > end:
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+        p += FABRICPATH_TAG_LEN + ETH_LEN
+        etype = be16(buf, p - 2)
     for _ in range(MAX_VLAN_TAGS):
         if etype != ETHERTYPE_VLAN and etype != ETHERTYPE_QINQ and etype != ETHERTYPE_QINQ_OLD:
             break
@@ -179,10 +188,11 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
             return L3_NONE, p, vlan, TRUNCATED_LINK, etype
         ppp = be16(buf, p + PPPOE_LEN)
         p += PPPOE_LEN + PPP_PROTO_LEN
+        # OK with the PPPoE EtherType: the caller bounds the datagram by the PPPoE length (`pppoe_end`)
         if ppp == PPP_IP:
-            return L3_IPV4, p, vlan, OK, ETHERTYPE_IP
+            return L3_IPV4, p, vlan, OK, ETHERTYPE_PPPOE_SESSION
         if ppp == PPP_IPV6:
-            return L3_IPV6, p, vlan, OK, ETHERTYPE_IPV6
+            return L3_IPV6, p, vlan, OK, ETHERTYPE_PPPOE_SESSION
         return L3_OTHER, p, vlan, NON_IP, etype
     if etype < ETHERTYPE_MIN:  # an 802.3 length: an LLC header follows, with SNAP it names an EtherType
         snap = _llc_snap(buf, p, end)
@@ -191,6 +201,21 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
         return _after_snap(buf, p + LLC_SNAP_LEN, end, snap, vlan)
     l3 = _ethertype_l3(etype)
     return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
+
+
+@kernel
+def is_fabricpath(buf: np.ndarray, start: int, end: int, linktype: int) -> bool:
+    """An Ethernet frame carrying Cisco FabricPath: its last 4 bytes are the FCS of the whole frame."""
+    if linktype != LINKTYPE_ETHERNET or start + ETH_LEN > end:
+        return False
+    return be16(buf, start + ETH_TYPE) == ETHERTYPE_FABRICPATH
+
+
+@kernel
+def pppoe_end(buf: np.ndarray, p: int) -> int:
+    """End of a PPPoE session payload whose network layer starts at buf[p] (as tshark, which hands the
+    network layer only the PPPoE length's bytes, however long the frame)."""
+    return p - PPP_PROTO_LEN + be16(buf, p - PPP_PROTO_LEN - PPPOE_LEN + PPPOE_LENGTH)
 
 
 @kernel
@@ -216,8 +241,12 @@ def _wlan(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int]:
     management, control, null-data and protected frames stop with a pseudo EtherType saying which."""
     if p + 2 > end:
         return L3_NONE, p, 0, TRUNCATED_LINK, 0
-    fc0 = np.int64(buf[p])
-    flags = np.int64(buf[p + 1])
+    return wlan_frame(buf, p, end, np.int64(buf[p]), np.int64(buf[p + 1]))
+
+
+@kernel
+def wlan_frame(buf: np.ndarray, p: int, end: int, fc0: int, flags: int) -> tuple[int, int, int, int, int]:
+    """`_wlan` with the two frame-control bytes given (CAPWAP from Cisco controllers sends them swapped)."""
     ftype = (fc0 >> 2) & 0x3
     subtype = (fc0 >> 4) & 0xF
     if ftype == 0:

@@ -1,7 +1,7 @@
 """Tunnels inside IP: GRE (keys, sequence numbers, transparent Ethernet, ERSPAN I/II/III), IP-in-IP (4in4,
-6in4, 4in6, 6in6), and the UDP ones on their IANA ports: VXLAN, Geneve, GTP-U. Each gives the offset of the
-inner network layer, decoded again by the kernel, so flows use the innermost addresses (as tshark's
-tcp.stream does)."""
+6in4, 4in6, 6in6), and the UDP ones on their IANA ports: VXLAN, Geneve, GTP-U, CAPWAP data. Each gives the
+offset of the inner network layer, decoded again by the kernel, so flows use the innermost addresses (as
+tshark's tcp.stream does)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from pcap_analyzer.decode.codes import L3_IPV4, L3_IPV6, L3_NONE, OK
 from pcap_analyzer.decode.fields import be16
-from pcap_analyzer.decode.link import after_ethernet, after_ethertype
+from pcap_analyzer.decode.link import after_ethernet, after_ethertype, wlan_frame
 from pcap_analyzer.jit import kernel
 
 IPPROTO_IPIP = 4  # RFC 2003
@@ -41,6 +41,11 @@ GTPU_LEN = 8
 GTPU_OPT_LEN = 4  # sequence number, N-PDU number, next extension type, present when E, S or PN is set
 GTPU_G_PDU = 0xFF
 MAX_GTP_EXTENSIONS = 8
+CAPWAP_DATA_PORT = 5247  # RFC 5415
+CAPWAP_MIN = 8  # preamble, HLEN/RID/WBID/flags, fragment id and offset
+CAPWAP_T_FLAG = 0x01  # in the header's third byte: payload in the binding's native format, else 802.3
+CAPWAP_F_FLAG = 0x80  # fourth byte: a fragment (the inner frame is not whole)
+CAPWAP_WBID_80211 = 1
 
 
 @kernel
@@ -123,6 +128,26 @@ def _gtpu(buf: np.ndarray, q: int, end: int) -> tuple[int, int, int, int, int]:
 
 
 @kernel
+def _capwap_data(buf: np.ndarray, q: int, end: int) -> tuple[int, int, int, int, int]:
+    """CAPWAP data channel (RFC 5415 4.3): an 802.3 frame, or an 802.11 frame (native format, binding 1)
+    whose frame-control bytes are swapped, as Cisco controllers send them and tshark reads them by default."""
+    if q + CAPWAP_MIN > end or buf[q] != 0:  # version 0, type 0 (no DTLS)
+        return L3_NONE, q, 0, OK, 0
+    word = (np.int64(buf[q + 1]) << 16) | (np.int64(buf[q + 2]) << 8) | np.int64(buf[q + 3])
+    hlen = (word >> 19) * 4
+    wbid = (word >> 9) & 0x1F
+    native = (word >> 8) & CAPWAP_T_FLAG
+    p = q + hlen
+    if hlen < CAPWAP_MIN or (word & CAPWAP_F_FLAG) or p > end:
+        return L3_NONE, q, 0, OK, 0
+    if not native:
+        return after_ethernet(buf, p, end)
+    if wbid != CAPWAP_WBID_80211 or p + 2 > end:
+        return L3_NONE, q, 0, OK, 0
+    return wlan_frame(buf, p, end, np.int64(buf[p + 1]), np.int64(buf[p]))
+
+
+@kernel
 def decode_tunnel(buf: np.ndarray, proto: int, l4: int, end: int) -> tuple[int, int, int, int, int]:
     """The tunnel, if any, whose header starts at buf[l4] after an IP header of protocol `proto`.
 
@@ -147,4 +172,6 @@ def decode_tunnel(buf: np.ndarray, proto: int, l4: int, end: int) -> tuple[int, 
         return _geneve(buf, q, end)
     elif sport == GTPU_PORT or dport == GTPU_PORT:
         return _gtpu(buf, q, end)
+    elif sport == CAPWAP_DATA_PORT or dport == CAPWAP_DATA_PORT:
+        return _capwap_data(buf, q, end)
     return L3_NONE, l4, 0, OK, 0

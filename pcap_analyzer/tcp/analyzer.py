@@ -20,14 +20,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pcap_analyzer.decode.packets import PacketTable
+from pcap_analyzer.decode.codes import BAD_L4_HEADER
+from pcap_analyzer.decode.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, PacketTable
 from pcap_analyzer.flows.model import FlowAssignment, FlowTable
 from pcap_analyzer.tcp.expert import analyze_chunk
 from pcap_analyzer.tcp.model import TcpChunkResult
 from pcap_analyzer.tcp.report import TcpReport
 from pcap_analyzer.tcp.samples import FlaggedBuffer, SampleBuffer
 from pcap_analyzer.tcp.series import SeriesStore
-from pcap_analyzer.tcp.state import TcpState
+from pcap_analyzer.tcp.state import D_FIN, D_PACKETS, D_RST, D_SYN, D_SYNACK, TcpState
 
 
 class TcpAnalyzer:
@@ -89,6 +90,7 @@ class TcpAnalyzer:
         self.packets += n_tcp
         st = self.state
         st.ensure(int(stream.max()), n_tcp)
+        stream = self._count_malformed(packets, flows, stream)
         keep = np.zeros(n, np.bool_)
         i = 0
         while True:
@@ -104,6 +106,25 @@ class TcpAnalyzer:
             st.grow_counts()
         self._collect(packets, flows, res, keep)
         return res
+
+    def _count_malformed(self, packets: PacketTable, flows: FlowAssignment,
+                         stream: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Malformed TCP headers (a bad data offset, a datagram too short for the header) stay out of the
+        sequence analysis, as tshark leaves them; their packets and SYN/FIN/RST flags still count for
+        their connection. Returns the streams to analyse (-1 for those rows)."""
+        bad = np.flatnonzero((packets.undecoded == BAD_L4_HEADER) & (stream >= 0))
+        if bad.size == 0:
+            return stream
+        flags = packets.tcp_flags[bad]
+        at = (stream[bad], flows.direction[bad].astype(np.int64))
+        syn = (flags & TCP_SYN) != 0
+        for field, hit in ((D_PACKETS, np.ones(bad.size, np.bool_)), (D_SYN, syn),
+                           (D_SYNACK, syn & ((flags & TCP_ACK) != 0)), (D_FIN, (flags & TCP_FIN) != 0),
+                           (D_RST, (flags & TCP_RST) != 0)):
+            np.add.at(self.state.dirs[:, :, field], (at[0][hit], at[1][hit]), 1)
+        out = stream.copy()
+        out[bad] = -1
+        return out
 
     def _collect(self, packets: PacketTable, flows: FlowAssignment, res: TcpChunkResult,
                  keep: npt.NDArray[np.bool_]) -> None:

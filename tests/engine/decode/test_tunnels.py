@@ -58,7 +58,38 @@ def _erspan3(p: Packet) -> bytes:
     return bytes(GRE(proto=0x22EB, seqnum_present=1, sequence_number=1)) + hdr + sub + bytes(p[Ether])
 
 
+def _fabricpath(p: Packet) -> bytes:
+    """Cisco FabricPath: hierarchical MACs, EtherType 0x8903, FTAG/TTL, the whole inner frame, then the FCS
+    of the FabricPath frame (zeros: tshark does not check it by default)."""
+    return bytes.fromhex("020000000a01 020000000a02 8903 0401") + bytes(p[Ether]) + bytes(4)
+
+
+def _capwap(p: Packet, native_80211: bool) -> bytes:
+    """CAPWAP data (RFC 5415): HLEN 4 words with 4 bytes of wireless information, then an 802.3 frame or an
+    802.11 data frame (To DS) whose frame-control bytes are swapped, as Cisco controllers send them."""
+    if not native_80211:
+        return bytes.fromhex("00 100200 0000 0000") + bytes(p[Ether])
+    wlan = (
+        bytes.fromhex("0108 2c00")  # flags 0x01 (To DS), frame control 0x08 (data), swapped; duration
+        + bytes.fromhex("020000000b01 020000000b02 020000000b03 0000")  # BSSID, source, destination, seq
+        + bytes.fromhex("aaaa03000000") + (b"\x08\x00" if IP in p else b"\x86\xdd")  # LLC/SNAP
+    )
+    return bytes.fromhex("00 200320 0000 0000 04bf2300 00000000") + wlan + bytes(_l3(p))
+
+
+def _capwap_frame(p: Packet, native_80211: bool) -> Packet:
+    return (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / OUTER4
+        / UDP(sport=41264, dport=5247)
+        / Raw(_capwap(p, native_80211))
+    )
+
+
 WRAPS: dict[str, Callable[[Packet], Packet]] = {
+    "fabricpath": lambda p: Ether(_fabricpath(p)),
+    "capwap_8023": lambda p: _capwap_frame(p, native_80211=False),
+    "capwap_80211": lambda p: _capwap_frame(p, native_80211=True),
     "qinq": lambda p: (
         Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1AD(vlan=100) / Dot1Q(vlan=200) / _l3(p)
     ),
@@ -253,3 +284,53 @@ def test_nflog_capture_analysed_as_tshark(tmp_path: Path) -> None:
         want["dns_queries"],
     )
     assert want["syn"] > 0 and r.capture.not_analysed_packets == 0
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_pppoe_length_bounds_the_ip_datagram_as_tshark(tmp_path: Path) -> None:
+    """A PPPoE length shorter than the IP total length it carries: tshark hands IP only the PPPoE payload,
+    so the segment is shorter than its IP header says; the counts must agree with tshark's (here the data
+    segments lose 6 bytes each, so the receiver's ACKs acknowledge bytes the capture never showed)."""
+    path = tmp_path / "pppoe_short.pcap"
+    frames = []
+    for p in _bulk_transfer(segments=10, size=200):
+        ip = bytes(p)
+        short = 6 if p[TCP].payload else 0
+        f = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x8864)
+            / PPPoE(sessionid=7, len=2 + len(ip) - short)
+            / PPP(proto=0x21)
+            / Raw(ip)
+        )
+        f.time = 1_700_000_000 + len(frames) * 0.001
+        frames.append(f)
+    wrpcap(str(path), frames)
+    want = _tshark_counts(path)
+    r = analyze(path)
+    assert want["lost_segments"] > 0  # the shortened segments leave holes tshark reports
+    got = {"conversations": r.tcp.conversations, "syn": r.tcp.syn, "retransmissions": r.tcp.retransmissions,
+           "duplicate_acks": r.tcp.duplicate_acks, "lost_segments": r.tcp.lost_segments, "dns_queries": 0}
+    assert got == want
+    assert r.tcp.payload_bytes == 10 * (200 - 6)
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tcp_header_longer_than_its_datagram_is_malformed_as_tshark(tmp_path: Path) -> None:
+    """SYNs whose IP datagram ends inside the TCP header (tshark's "short segment"): the flags still count
+    and the connection is still one tcp.stream, but, malformed, they take no part in the sequence analysis
+    (each SYN is repeated: the repeats are not retransmissions for tshark)."""
+    path = tmp_path / "short_header.pcap"
+    frames = []
+    for k in range(4):
+        syn = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000 + k, dport=80, flags="S", seq=1000)
+        whole = bytes(syn)
+        cut = IP(whole[:36])  # 16 of the 20 header bytes: ports, numbers, flags, window
+        cut.len = 36
+        for f in (Ether() / IP(whole), Ether() / cut):
+            f.time = 1_700_000_000 + len(frames) * 0.001
+            frames.append(f)
+    wrpcap(str(path), frames)
+    want = _tshark_counts(path)
+    r = analyze(path)
+    assert want["syn"] == 8 and want["retransmissions"] == 0 and want["conversations"] == 4
+    assert (r.tcp.syn, r.tcp.retransmissions, r.tcp.conversations) == (8, 0, 4)
