@@ -198,22 +198,29 @@ def latency_connections(exchanges: list[AppExchange], parts: npt.NDArray[np.floa
     """Per TCP connection that carried exchanges: the parts (`exchange_parts` of `exchanges`) summed and
     their medians, the dominant part of the sums, the slowest exchange; most summed time first, at most
     `limit` connections. `endpoints` gives the addresses of the listed streams."""
-    groups: dict[int, list[int]] = defaultdict(list)
-    for k, e in enumerate(exchanges):
-        groups[e.stream].append(k)
+    n = len(exchanges)
+    if n == 0 or limit <= 0:
+        return []
+    stream = np.fromiter((e.stream for e in exchanges), np.int64, n)
     total = parts[:, :3].sum(axis=1)
-    ranked = sorted(groups.items(), key=lambda g: (-float(total[g[1]].sum()), g[0]))[:limit]
-    ends = endpoints([stream for stream, _ in ranked])
+    streams, group = np.unique(stream, return_inverse=True)
+    time = np.bincount(group, weights=total, minlength=streams.size)
+    ranked = np.lexsort((streams, -time))[:limit]
+    order = np.argsort(group, kind="stable")  # exchanges grouped by stream, input order within
+    bounds = np.searchsorted(group[order], np.arange(streams.size + 1))
+    ends = endpoints(streams[ranked].tolist())
     out = []
-    for stream, rows in ranked:
+    for g in ranked.tolist():
+        rows = order[bounds[g]:bounds[g + 1]].tolist()
+        stream_id = int(streams[g])
         p = parts[rows]
         sums, med = p.sum(axis=0), np.median(p[:, :3], axis=0)
-        whole = float(sums[:3].sum())
+        whole = float(time[g])
         dom = int(np.argmax(sums[:3]))
         slow = max(rows, key=lambda r: (float(total[r]), -r))
-        client, client_port, server, server_port = ends.get(stream, ("", 0, "", 0))
+        client, client_port, server, server_port = ends.get(stream_id, ("", 0, "", 0))
         out.append(LatencyConnection(
-            stream=stream, client=client, client_port=client_port, server=server, server_port=server_port,
+            stream=stream_id, client=client, client_port=client_port, server=server, server_port=server_port,
             names=list(dict.fromkeys(exchanges[r].server for r in rows)),
             kinds=sorted({exchanges[r].kind for r in rows}), exchanges=len(rows),
             time_ms=round(whole, 6), total_ms=round(float(np.median(total[rows])), 6),
