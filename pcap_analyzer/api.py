@@ -24,7 +24,7 @@ from pcap_analyzer.analyzers.gaps import GapAnalyzer
 from pcap_analyzer.analyzers.http import HttpAnalyzer
 from pcap_analyzer.analyzers.icmp import IcmpAnalyzer
 from pcap_analyzer.analyzers.jitter import UdpStreamAnalyzer
-from pcap_analyzer.analyzers.latency import latency_breakdown
+from pcap_analyzer.analyzers.latency import exchange_parts, latency_breakdown, latency_connections
 from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
 from pcap_analyzer.analyzers.services import services
 from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
@@ -299,13 +299,17 @@ class _Pipeline:
         rtt = np.nan_to_num(report.initial_rtt_s() * 1e9).astype(np.int64)
         timing = self.app_timing.finalize(rtt)
         exchanges = self.http.exchanges() + self.tls.app_exchanges()
-        result.latency_breakdown = latency_breakdown(exchanges, timing, cfg.max_latency_servers)
+        parts = exchange_parts(exchanges, timing)
+        result.latency_breakdown = latency_breakdown(exchanges, timing, cfg.max_latency_servers, parts=parts)
+        result.latency_connections = latency_connections(exchanges, parts, report.endpoints,
+                                                         cfg.max_latency_connections)
         limits = {
             "connections": cfg.max_connections,
             "flagged_packets": cfg.max_flagged_packets,
             "connection_details": cfg.detail_connections,
             "findings": cfg.max_findings,
             "tcp_servers": cfg.max_tcp_servers,
+            "latency_connections": cfg.max_latency_connections,
         }
         for analyzer in self.streaming:
             limits.update(getattr(analyzer, "limits", dict)())

@@ -233,6 +233,14 @@ def _print_summary(console: Console, result: AnalysisResult) -> None:
                 f"(network {_fmt(srv.network_ms)}, server {_fmt(srv.server_ms)}, transfer "
                 f"{_fmt(srv.transfer_ms)}; {srv.requests:,} requests)",
             )
+    slowest = result.latency_connections[:1]
+    for c in slowest:
+        if c.dominant:
+            t.add_row(
+                "Slowest connection",
+                f"tcp.stream {c.stream} ({', '.join(c.names)}): {_fmt(c.time_ms)} over {c.exchanges:,} "
+                f"exchanges, {c.dominant} {c.dominant_pct:.0f}%",
+            )
     for r in h.reasons[:5]:
         t.add_row(f"-{r.penalty:g}", r.message)
     console.print(t)

@@ -180,6 +180,9 @@ class AnalysisConfig(BaseModel):
     max_latency_servers: int = Field(
         default=50, ge=0, le=10_000, description="Servers listed in the latency breakdown."
     )
+    max_latency_connections: int = Field(
+        default=200, ge=0, le=100_000, description="Connections listed in the per-connection latency table."
+    )
     max_dns_examples: int = Field(
         default=50, ge=0, le=10_000, description="Unanswered/error/slowest DNS queries listed."
     )

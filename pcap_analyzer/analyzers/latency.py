@@ -1,4 +1,5 @@
-"""Where the time of application exchanges goes: network, server and transfer time per server.
+"""Where the time of application exchanges goes: network, server and transfer time per server and per
+connection.
 
 Consumes a generic list of `AppExchange` (HTTP requests today; TLS handshakes or others can be fed the
 same way: `latency_breakdown(http.exchanges() + tls.exchanges(), timing)`, with the TLS analyzer's stream
@@ -20,12 +21,13 @@ marks given to `AppTiming` too) and the TCP timing of their connections (`Stream
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from pcap_analyzer.report.model_http import LatencyServer
+from pcap_analyzer.report.model_http import LatencyConnection, LatencyServer
 
 WINDOW_NS = 1_000_000_000
 NEAREST = 4  # samples each side of the request
@@ -152,12 +154,14 @@ def exchange_parts(exchanges: list[AppExchange], timing: StreamTiming) -> npt.ND
 
 
 def latency_breakdown(exchanges: list[AppExchange], timing: StreamTiming, limit: int = 50,
-                      min_requests: int = 1) -> list[LatencyServer]:
+                      min_requests: int = 1,
+                      parts: npt.NDArray[np.float64] | None = None) -> list[LatencyServer]:
     """Per server (of at least `min_requests` exchanges): medians of the parts and the dominant one,
-    slowest median total first, at most `limit` servers."""
+    slowest median total first, at most `limit` servers. `parts`: `exchange_parts` when already computed."""
     if not exchanges:
         return []
-    parts = exchange_parts(exchanges, timing)
+    if parts is None:
+        parts = exchange_parts(exchanges, timing)
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for k, e in enumerate(exchanges):
         groups[(e.server, e.kind)].append(k)
@@ -183,3 +187,49 @@ def latency_breakdown(exchanges: list[AppExchange], timing: StreamTiming, limit:
         ))
     out.sort(key=lambda s: (-s.total_ms, s.server))
     return out[:limit]
+
+
+Endpoints = dict[int, tuple[str, int, str, int]]  # tcp.stream -> (client, client port, server, server port)
+
+
+def latency_connections(exchanges: list[AppExchange], parts: npt.NDArray[np.float64],
+                        endpoints: Callable[[list[int]], Endpoints],
+                        limit: int = 200) -> list[LatencyConnection]:
+    """Per TCP connection that carried exchanges: the parts (`exchange_parts` of `exchanges`) summed and
+    their medians, the dominant part of the sums, the slowest exchange; most summed time first, at most
+    `limit` connections. `endpoints` gives the addresses of the listed streams."""
+    n = len(exchanges)
+    if n == 0 or limit <= 0:
+        return []
+    stream = np.fromiter((e.stream for e in exchanges), np.int64, n)
+    total = parts[:, :3].sum(axis=1)
+    streams, group = np.unique(stream, return_inverse=True)
+    time = np.bincount(group, weights=total, minlength=streams.size)
+    ranked = np.lexsort((streams, -time))[:limit]
+    order = np.argsort(group, kind="stable")  # exchanges grouped by stream, input order within
+    bounds = np.searchsorted(group[order], np.arange(streams.size + 1))
+    ends = endpoints(streams[ranked].tolist())
+    out = []
+    for g in ranked.tolist():
+        rows = order[bounds[g]:bounds[g + 1]].tolist()
+        stream_id = int(streams[g])
+        p = parts[rows]
+        sums, med = p.sum(axis=0), np.median(p[:, :3], axis=0)
+        whole = float(time[g])
+        dom = int(np.argmax(sums[:3]))
+        slow = max(rows, key=lambda r: (float(total[r]), -r))
+        client, client_port, server, server_port = ends.get(stream_id, ("", 0, "", 0))
+        out.append(LatencyConnection(
+            stream=stream_id, client=client, client_port=client_port, server=server, server_port=server_port,
+            names=list(dict.fromkeys(exchanges[r].server for r in rows)),
+            kinds=sorted({exchanges[r].kind for r in rows}), exchanges=len(rows),
+            time_ms=round(whole, 6), total_ms=round(float(np.median(total[rows])), 6),
+            network_sum_ms=round(float(sums[0]), 6), server_sum_ms=round(float(sums[1]), 6),
+            transfer_sum_ms=round(float(sums[2]), 6), network_median_ms=round(float(med[0]), 6),
+            server_median_ms=round(float(med[1]), 6), transfer_median_ms=round(float(med[2]), 6),
+            retransmission_wait_ms=round(float(sums[3]), 6), zero_window_ms=round(float(sums[4]), 6),
+            dominant=PARTS[dom] if whole > 0 else "",
+            dominant_pct=round(100.0 * float(sums[dom]) / whole, 2) if whole > 0 else 0.0,
+            slowest_frame=exchanges[slow].request_frame, slowest_ms=round(float(total[slow]), 6),
+        ))
+    return out

@@ -1,8 +1,9 @@
 """Wireshark display filters for findings and table rows (the hand-off to Wireshark).
 
-`add_filters` fills every empty `filter` field once the result is complete: findings, connections, DNS
-queries, talkers and HTTP requests when the result has them. A filter selects the packets behind the
-finding (e.g. the retransmissions of the server's connections), checkable with `tshark -Y FILTER`.
+`add_filters` fills every empty `filter` field once the result is complete: findings, connections (TCP and
+latency per connection), DNS queries, talkers and HTTP requests when the result has them. A filter selects
+the packets behind the finding (e.g. the retransmissions of the server's connections), checkable with
+`tshark -Y FILTER`.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def add_filters(result: AnalysisResult, cfg: AnalysisConfig) -> None:
     """Fill the empty `filter` fields of findings and table rows (see the module docstring)."""
     for f in result.findings:
         _set(f, finding_filter(f, result, cfg))
-    for c in result.connections:
+    for c in (*result.connections, *result.latency_connections):
         _set(c, f"tcp.stream == {c.stream}")
     d = result.dns
     for q in (*d.unanswered_queries, *d.error_responses, *d.slowest_queries):

@@ -13,7 +13,8 @@ from pcap_analyzer.report.model_icmp import IcmpSummary, TcpWaits
 
 # 1.1: tcp_servers, DNS pending_at_end, never-answered SYNs, `security`
 # 1.2: capture.not_analysed / not_analysed_packets, capture.timestamps_backwards, duration_s = max - min
-# 1.3: http, tls, latency_breakdown, icmp, tcp_waits, services, dns.domains, dns.by_protocol, `filter` fields
+# 1.3: http, tls, latency_breakdown, latency_connections, icmp, tcp_waits, services, dns.domains,
+#      dns.by_protocol, `filter` fields
 SCHEMA_VERSION = "1.3"
 
 
@@ -388,7 +389,11 @@ class Generator(_Model):
     version: str
 
 
-from pcap_analyzer.report.model_http import HttpSummary, LatencyServer  # noqa: E402  (they use Stats)
+from pcap_analyzer.report.model_http import (  # noqa: E402  (they use Stats)
+    HttpSummary,
+    LatencyConnection,
+    LatencyServer,
+)
 from pcap_analyzer.report.model_tls import TlsSummary  # noqa: E402  (it builds on Stats above)
 
 
@@ -423,5 +428,6 @@ class AnalysisResult(_Model):
     tcp_waits: TcpWaits = Field(default_factory=TcpWaits)
     http: HttpSummary = Field(default_factory=HttpSummary)
     latency_breakdown: list[LatencyServer] = Field(default_factory=list)  # per server, slowest first
+    latency_connections: list[LatencyConnection] = Field(default_factory=list)  # most time first, capped
     limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
     config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used

@@ -68,3 +68,31 @@ class LatencyServer(_Model):
     dominant_pct: float = 0.0  # its share of network + server + transfer (medians)
     streams: list[int] = Field(default_factory=list)  # a few tcp.stream ids
     frames: list[int] = Field(default_factory=list)  # request frames of the slowest exchanges
+
+
+class LatencyConnection(_Model):
+    """Where the time of one TCP connection's exchanges goes (ms; sums and medians over its exchanges)."""
+
+    stream: int  # tcp.stream
+    client: str
+    client_port: int
+    server: str
+    server_port: int
+    names: list[str] = Field(default_factory=list)  # the exchanges' servers (Host, SNI, else address:port)
+    kinds: list[str] = Field(default_factory=list)  # "http", "tls", sorted
+    exchanges: int = 0
+    time_ms: float = 0.0  # summed over exchanges: request -> last response byte
+    total_ms: float = 0.0  # median request -> last response byte
+    network_sum_ms: float = 0.0  # summed RTT near each request
+    server_sum_ms: float = 0.0  # summed (first byte time - one RTT), each not below 0
+    transfer_sum_ms: float = 0.0  # summed first -> last response byte
+    network_median_ms: float = 0.0
+    server_median_ms: float = 0.0
+    transfer_median_ms: float = 0.0
+    retransmission_wait_ms: float = 0.0  # summed: transfer time inside RTO waits
+    zero_window_ms: float = 0.0  # summed: transfer time while the client's window was 0
+    dominant: str = ""  # "network" | "server" | "transfer": the largest of the three sums
+    dominant_pct: float = 0.0  # its share of time_ms
+    slowest_frame: int = 0  # request frame of the exchange with the longest request -> last response byte
+    slowest_ms: float = 0.0  # that exchange's request -> last response byte
+    filter: str = ""  # Wireshark display filter: tcp.stream == N

@@ -317,6 +317,20 @@ class TcpReport:
         rtt = group_stats_ms(self.rtt.value, rows.astype(np.int64, copy=False), bounds)
         return [self.connection(int(s), float(scores[s]), rtt[k]) for k, s in enumerate(order)]
 
+    def endpoints(self, streams: list[int]) -> dict[int, tuple[str, int, str, int]]:
+        """Per stream: (client, client port, server, server port), as in `connection()` (empty/0 when the
+        stream has no flow row)."""
+        ft, row = self.flow_table, self._stream_index().flow_row
+        out: dict[int, tuple[str, int, str, int]] = {}
+        for s in streams:
+            r = int(row[s]) if ft is not None and 0 <= s < row.size else -1
+            if ft is None or r < 0:
+                out[s] = ("", 0, "", 0)
+                continue
+            client, server = _addr(ft.a_hi[r], ft.a_lo[r]), _addr(ft.b_hi[r], ft.b_lo[r])
+            out[s] = (client, int(ft.a_port[r]), server, int(ft.b_port[r]))
+        return out
+
     def connection(self, s: int, score: float = 0.0, rtt_ms: Stats | None = None) -> TcpConnection:
         """One `TcpConnection` row (endpoints and bytes from the FlowTable when given; `rtt_ms` = the
         stream's RTT stats when already computed)."""

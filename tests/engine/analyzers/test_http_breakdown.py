@@ -135,6 +135,9 @@ def test_cli_summary(tmp_path: Path) -> None:
     assert "8 requests, 8 responses (0 4xx/5xx), 0 unanswered" in out
     assert "slow.example.test: server 82% of" in out
     assert "bulk.example.test: transfer 99% of" in out
+    # two 100,000-byte bodies at 1 Mbit/s (> 1.4 s) outweigh six 200 ms sleeps (1.2 s + small transfers)
+    assert "Slowest connection" in out and "tcp.stream 1 (bulk.example.test):" in out
+    assert "over 2 exchanges, transfer 99%" in out
 
 
 def test_tls_handshakes_join_the_breakdown_per_server() -> None:

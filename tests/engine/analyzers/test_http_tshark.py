@@ -125,6 +125,7 @@ def test_chunking_changes_nothing(name: str) -> None:
     whole = _result(name)
     assert small.http == whole.http
     assert small.latency_breakdown == whole.latency_breakdown
+    assert small.latency_connections == whole.latency_connections
 
 
 def test_caps() -> None:

@@ -27,6 +27,10 @@ HEADERS = {
     "services.csv": "protocol,port,service,connections,packets,bytes,bytes_to_server,bytes_to_client,filter",
     "requests.csv": "method,host,path,status,response_time_ms,transfer_ms,response_bytes,stream,"
     "request_frame,response_frame,filter",
+    "latency_connections.csv": "stream,client,client_port,server,server_port,names,kinds,exchanges,time_ms,"
+    "total_median_ms,network_sum_ms,server_sum_ms,transfer_sum_ms,network_median_ms,server_median_ms,"
+    "transfer_median_ms,retransmission_wait_ms,zero_window_ms,dominant,dominant_pct,slowest_frame,slowest_ms,"
+    "filter",
 }
 
 
@@ -48,6 +52,9 @@ def _check(folder: Path) -> None:
     assert len(dns) == len(d.unanswered_queries) + len(d.error_responses) + len(d.slowest_queries)
     assert [f["filter"] for f in _read(folder / "findings.csv")] == [f.filter for f in r.findings]
     assert [s["service"] for s in _read(folder / "services.csv")] == [s.service or "" for s in r.services]
+    lat = _read(folder / "latency_connections.csv")
+    want = [(c.stream, c.filter) for c in r.latency_connections]
+    assert [(int(c["stream"]), c["filter"]) for c in lat] == want
 
 
 def test_fast_path_writes_the_tables(tmp_path: Path) -> None:
@@ -125,3 +132,29 @@ def test_cells() -> None:
         "'@x",
         "ok",
     ]
+
+
+def test_latency_connections_table(tmp_path: Path) -> None:
+    """latency_connections.csv on the TLS capture (tests/data/tls): one row per connection whose handshake a
+    ServerHello answered (tshark's oracle), most time first, each with its tcp.stream filter."""
+    import json
+
+    from pcap_analyzer import analyze
+    from pcap_analyzer.report.csv_export import write_csv
+
+    tls = Path(__file__).resolve().parents[2] / "data" / "tls"
+    streams = json.loads((tls / "oracle.json").read_text())["captures"]["tls_handshakes.pcap"]["streams"]
+    r = analyze(tls / "tls_handshakes.pcap")
+    write_csv(r, tmp_path)
+    got = _read(tmp_path / "latency_connections.csv")
+    assert sorted(int(g["stream"]) for g in got) == sorted(int(s) for s, v in streams.items()
+                                                           if v["server_hello_frame"])
+    times = [float(g["time_ms"]) for g in got]
+    assert times == sorted(times, reverse=True)
+    for g in got:
+        v = streams[g["stream"]]
+        assert g["filter"] == f"tcp.stream == {g['stream']}"
+        assert int(g["slowest_frame"]) == v["client_hello_frame"] and g["kinds"] == "tls"
+        assert g["names"] == (v["sni"] or f"{g['server']}:{g['server_port']}")
+        parts = sum(float(g[k]) for k in ("network_sum_ms", "server_sum_ms", "transfer_sum_ms"))
+        assert abs(parts - float(g["time_ms"])) < 1e-5
