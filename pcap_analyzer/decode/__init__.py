@@ -45,6 +45,7 @@ def decode_chunk(chunk: RecordChunk) -> PacketTable:
             t.next_header,
             t.l3,
             t.vlan,
+            t.encap,
             t.src_hi,
             t.src_lo,
             t.dst_hi,

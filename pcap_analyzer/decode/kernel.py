@@ -27,6 +27,7 @@ from pcap_analyzer.decode.codes import (
     TRUNCATED_L4,
 )
 from pcap_analyzer.decode.dns import DNS_LEN, DNS_PORT, LLMNR_PORT, MDNS_PORT, TCP_LENGTH_PREFIX, decode_dns
+from pcap_analyzer.decode.encap import ENCAP_IPV4, ENCAP_IPV6, push_layers
 from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
 from pcap_analyzer.decode.ipv4 import decode_ipv4
@@ -100,6 +101,7 @@ def decode_packets(
     next_header,
     l3c,
     vlan,
+    encap,
     src_hi,
     src_lo,
     dst_hi,
@@ -145,9 +147,11 @@ def decode_packets(
         start = data_offset[i]
         end = start + np.int64(caplen[i])
         wire_end = start + max(np.int64(wirelen[i]), np.int64(caplen[i]))
-        l3, p, vl, reason, etype = decode_link(buf, start, end, np.int64(linktype[i]))
+        l3, p, vl, reason, etype, stack = decode_link(buf, start, end, np.int64(linktype[i]))
         l3c[i] = l3
         vlan[i] = vl
+        if stack != 0:
+            encap[i] = stack
         if reason != OK:
             undecoded[i] = reason
             if reason == NON_IP:
@@ -160,6 +164,9 @@ def decode_packets(
             end = min(end, wire_end)
         # Each pass decodes one IP header; a tunnel inside it (GRE, IP-in-IP, VXLAN, ...) starts another
         # pass on the inner network layer, so the innermost header's fields are the ones kept.
+        depth = 0
+        if stack != 0:
+            stack, depth = push_layers(0, 0, stack)
         for _depth in range(MAX_TUNNELS + 1):
             if l3 == L3_IPV4:
                 reason, s, d, proto, length, hl, ident, fb, foff, l4, dend = decode_ipv4(
@@ -181,11 +188,14 @@ def decode_packets(
                     dst_lo[i] = dlo
             if reason != OK or not _may_tunnel(proto) or _depth == MAX_TUNNELS:
                 break
-            inner, q, _vl, inner_reason, etype = decode_tunnel(buf, proto, l4, min(end, dend))
+            inner, q, _vl, inner_reason, etype, layers = decode_tunnel(buf, proto, l4, min(end, dend))
             if inner == L3_NONE:
                 break
             if inner_reason != OK:  # a tunnel to something we do not decode (ARP over VXLAN, ...)
                 break
+            stack, depth = push_layers(stack, depth, ENCAP_IPV4 if l3 == L3_IPV4 else ENCAP_IPV6)
+            stack, depth = push_layers(stack, depth, layers)
+            encap[i] = stack
             l3c[i] = inner
             l3 = inner
             p = q

@@ -18,6 +18,16 @@ from pcap_analyzer.decode.codes import (
     TRUNCATED_LINK,
     UNSUPPORTED_LINKTYPE,
 )
+from pcap_analyzer.decode.encap import (
+    ENCAP_ETHERNET,
+    ENCAP_FABRICPATH,
+    ENCAP_LLC,
+    ENCAP_MPLS,
+    ENCAP_PPPOE,
+    ENCAP_QINQ,
+    ENCAP_VLAN,
+    LAYER_BITS,
+)
 from pcap_analyzer.decode.fields import Header, be16, be32, le32
 from pcap_analyzer.jit import kernel
 
@@ -147,31 +157,39 @@ def _af_l3(af: int) -> int:
 
 
 @kernel
-def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int, int]:
+def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int, int, int, int, int, int]:
     """Walk 802.1Q/802.1ad tags, an MPLS label stack or a PPPoE session header from an EtherType at p-2;
-    returns (l3, l3 offset, outer vlan, reason, EtherType decoding stopped at, 0 for an 802.3 length)."""
+    returns (l3, l3 offset, outer vlan, reason, EtherType decoding stopped at, 0 for an 802.3 length,
+    the layers crossed as an ordered code of pcap_analyzer.decode.encap, 0 for none)."""
     vlan = 0
     tagged = False
+    layers = 0
+    shift = 0
     if etype == ETHERTYPE_FABRICPATH:
         if p + FABRICPATH_TAG_LEN + ETH_LEN > end:
-            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype, layers
         p += FABRICPATH_TAG_LEN + ETH_LEN
         etype = be16(buf, p - 2)
+        layers = ENCAP_FABRICPATH | (ENCAP_ETHERNET << LAYER_BITS)
+        shift = 2 * LAYER_BITS
     for _ in range(MAX_VLAN_TAGS):
         if etype != ETHERTYPE_VLAN and etype != ETHERTYPE_QINQ and etype != ETHERTYPE_QINQ_OLD:
             break
         if p + VLAN_LEN > end:
-            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype, layers
         if not tagged:
             vlan = be16(buf, p) & 0x0FFF
             tagged = True
+        layers |= (ENCAP_VLAN if etype == ETHERTYPE_VLAN else ENCAP_QINQ) << shift
+        shift += LAYER_BITS
         etype = be16(buf, p + 2)
         p += VLAN_LEN
     if etype == ETHERTYPE_MPLS or etype == ETHERTYPE_MPLS_MULTICAST:
+        layers |= ENCAP_MPLS << shift
         bottom = False
         for _ in range(MAX_MPLS_LABELS):
             if p + MPLS_LABEL_LEN > end:
-                return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+                return L3_NONE, p, vlan, TRUNCATED_LINK, etype, layers
             bottom = (buf[p + 2] & MPLS_BOTTOM_OF_STACK) != 0
             p += MPLS_LABEL_LEN
             if bottom:
@@ -179,28 +197,29 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
         if bottom and p < end:  # no next-protocol field: the IP version nibble tells (RFC 3032 2.2)
             version = buf[p] >> 4
             if version == 4:
-                return L3_IPV4, p, vlan, OK, ETHERTYPE_IP
+                return L3_IPV4, p, vlan, OK, ETHERTYPE_IP, layers
             if version == 6:
-                return L3_IPV6, p, vlan, OK, ETHERTYPE_IPV6
-        return L3_OTHER, p, vlan, NON_IP, etype
+                return L3_IPV6, p, vlan, OK, ETHERTYPE_IPV6, layers
+        return L3_OTHER, p, vlan, NON_IP, etype, layers
     if etype == ETHERTYPE_PPPOE_SESSION:
+        layers |= ENCAP_PPPOE << shift
         if p + PPPOE_LEN + PPP_PROTO_LEN > end:
-            return L3_NONE, p, vlan, TRUNCATED_LINK, etype
+            return L3_NONE, p, vlan, TRUNCATED_LINK, etype, layers
         ppp = be16(buf, p + PPPOE_LEN)
         p += PPPOE_LEN + PPP_PROTO_LEN
         # OK with the PPPoE EtherType: the caller bounds the datagram by the PPPoE length (`pppoe_end`)
         if ppp == PPP_IP:
-            return L3_IPV4, p, vlan, OK, ETHERTYPE_PPPOE_SESSION
+            return L3_IPV4, p, vlan, OK, ETHERTYPE_PPPOE_SESSION, layers
         if ppp == PPP_IPV6:
-            return L3_IPV6, p, vlan, OK, ETHERTYPE_PPPOE_SESSION
-        return L3_OTHER, p, vlan, NON_IP, etype
+            return L3_IPV6, p, vlan, OK, ETHERTYPE_PPPOE_SESSION, layers
+        return L3_OTHER, p, vlan, NON_IP, etype, layers
     if etype < ETHERTYPE_MIN:  # an 802.3 length: an LLC header follows, with SNAP it names an EtherType
         snap = _llc_snap(buf, p, end)
         if snap < ETHERTYPE_MIN:
-            return L3_OTHER, p, vlan, NON_IP, 0
-        return _after_snap(buf, p + LLC_SNAP_LEN, end, snap, vlan)
+            return L3_OTHER, p, vlan, NON_IP, 0, layers
+        return _after_snap(buf, p + LLC_SNAP_LEN, end, snap, vlan, layers | (ENCAP_LLC << shift))
     l3 = _ethertype_l3(etype)
-    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
+    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype, layers
 
 
 @kernel
@@ -229,36 +248,40 @@ def _llc_snap(buf: np.ndarray, p: int, end: int) -> int:
 
 
 @kernel
-def _after_snap(buf: np.ndarray, p: int, end: int, etype: int, vlan: int) -> tuple[int, int, int, int, int]:
+def _after_snap(
+    buf: np.ndarray, p: int, end: int, etype: int, vlan: int, layers: int
+) -> tuple[int, int, int, int, int, int]:
     """The network layer after an LLC/SNAP header (no further VLAN, MPLS or PPPoE walk)."""
     l3 = _ethertype_l3(etype)
-    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype
+    return l3, p, vlan, OK if l3 == L3_IPV4 or l3 == L3_IPV6 else NON_IP, etype, layers
 
 
 @kernel
-def _wlan(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int]:
+def _wlan(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int, int]:
     """An IEEE 802.11 frame at buf[p]: data frames that are not encrypted reach their LLC/SNAP payload;
     management, control, null-data and protected frames stop with a pseudo EtherType saying which."""
     if p + 2 > end:
-        return L3_NONE, p, 0, TRUNCATED_LINK, 0
+        return L3_NONE, p, 0, TRUNCATED_LINK, 0, 0
     return wlan_frame(buf, p, end, np.int64(buf[p]), np.int64(buf[p + 1]))
 
 
 @kernel
-def wlan_frame(buf: np.ndarray, p: int, end: int, fc0: int, flags: int) -> tuple[int, int, int, int, int]:
+def wlan_frame(
+    buf: np.ndarray, p: int, end: int, fc0: int, flags: int
+) -> tuple[int, int, int, int, int, int]:
     """`_wlan` with the two frame-control bytes given (CAPWAP from Cisco controllers sends them swapped)."""
     ftype = (fc0 >> 2) & 0x3
     subtype = (fc0 >> 4) & 0xF
     if ftype == 0:
-        return L3_OTHER, p, 0, NON_IP, WLAN_MANAGEMENT
+        return L3_OTHER, p, 0, NON_IP, WLAN_MANAGEMENT, 0
     if ftype != WLAN_TYPE_DATA:  # control frames (ACK, RTS, CTS, ...) are shorter than a data header
-        return L3_OTHER, p, 0, NON_IP, WLAN_CONTROL
+        return L3_OTHER, p, 0, NON_IP, WLAN_CONTROL, 0
     if p + WLAN_LEN > end:
-        return L3_NONE, p, 0, TRUNCATED_LINK, 0
+        return L3_NONE, p, 0, TRUNCATED_LINK, 0, 0
     if subtype & 0x4:  # null data / QoS null: no payload
-        return L3_OTHER, p, 0, NON_IP, WLAN_NO_DATA
+        return L3_OTHER, p, 0, NON_IP, WLAN_NO_DATA, 0
     if flags & WLAN_FLAG_PROTECTED:
-        return L3_OTHER, p, 0, NON_IP, WLAN_PROTECTED
+        return L3_OTHER, p, 0, NON_IP, WLAN_PROTECTED, 0
     q = p + WLAN_LEN
     if (flags & WLAN_FLAG_TO_FROM_DS) == WLAN_FLAG_TO_FROM_DS:
         q += WLAN_ADDR4_LEN
@@ -268,24 +291,25 @@ def wlan_frame(buf: np.ndarray, p: int, end: int, fc0: int, flags: int) -> tuple
             q += WLAN_HT_LEN
     snap = _llc_snap(buf, q, end)
     if snap < ETHERTYPE_MIN:
-        return L3_OTHER, q, 0, NON_IP if q + LLC_SNAP_LEN <= end else TRUNCATED_LINK, 0
-    return _after_snap(buf, q + LLC_SNAP_LEN, end, snap, 0)
+        return L3_OTHER, q, 0, NON_IP if q + LLC_SNAP_LEN <= end else TRUNCATED_LINK, 0, 0
+    return _after_snap(buf, q + LLC_SNAP_LEN, end, snap, 0, ENCAP_LLC)
 
 
 @kernel
-def after_ethernet(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int]:
-    """An Ethernet frame at buf[p] (inside a tunnel): as `after_ethertype`."""
+def after_ethernet(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int, int, int]:
+    """An Ethernet frame at buf[p] (inside a tunnel): as `after_ethertype`, its layers led by Ethernet's."""
     if p + ETH_LEN > end:
-        return L3_NONE, p, 0, TRUNCATED_LINK, 0
-    return after_ethertype(buf, p + ETH_LEN, end, be16(buf, p + ETH_TYPE))
+        return L3_NONE, p, 0, TRUNCATED_LINK, 0, ENCAP_ETHERNET
+    l3, q, vlan, reason, etype, layers = after_ethertype(buf, p + ETH_LEN, end, be16(buf, p + ETH_TYPE))
+    return l3, q, vlan, reason, etype, ENCAP_ETHERNET | (layers << LAYER_BITS)
 
 
 @kernel
-def _nflog(buf: np.ndarray, start: int, end: int) -> tuple[int, int, int, int, int]:
+def _nflog(buf: np.ndarray, start: int, end: int) -> tuple[int, int, int, int, int, int]:
     """NFLOG: a 4-byte header (address family first) then TLVs (length and type in host byte order,
     values padded to 4 bytes); the packet is the NFULA_PAYLOAD value."""
     if start + NFLOG_HDR_LEN > end:
-        return L3_NONE, start, 0, TRUNCATED_LINK, 0
+        return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
     family = np.int64(buf[start])
     q = start + NFLOG_HDR_LEN
     while q + NFLOG_TLV_LEN <= end:
@@ -296,46 +320,47 @@ def _nflog(buf: np.ndarray, start: int, end: int) -> tuple[int, int, int, int, i
         if tlv_type == NFULA_PAYLOAD:
             p = q + NFLOG_TLV_LEN
             if family == BSD_AF_INET:
-                return L3_IPV4, p, 0, OK, ETHERTYPE_IP
+                return L3_IPV4, p, 0, OK, ETHERTYPE_IP, 0
             if family == LINUX_AF_INET6:
-                return L3_IPV6, p, 0, OK, ETHERTYPE_IPV6
-            return L3_OTHER, p, 0, NON_IP, 0
+                return L3_IPV6, p, 0, OK, ETHERTYPE_IPV6, 0
+            return L3_OTHER, p, 0, NON_IP, 0, 0
         q += (tlv_len + 3) & ~3
-    return L3_NONE, start, 0, TRUNCATED_LINK, 0
+    return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
 
 
 @kernel
-def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int, int]:
+def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[int, int, int, int, int, int]:
     """Link header of the packet at buf[start:end]: (l3 class, l3 offset in buf, outer VLAN id, reason,
-    EtherType of the network layer when the link has one, else 0)."""
+    EtherType of the network layer when the link has one, else 0, layers crossed after the link header as
+    an ordered code of pcap_analyzer.decode.encap: VLAN tags, MPLS, PPPoE, LLC/SNAP)."""
     if linktype == LINKTYPE_ETHERNET:
         if start + ETH_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         return after_ethertype(buf, start + ETH_LEN, end, be16(buf, start + ETH_TYPE))
     if linktype == LINKTYPE_LINUX_SLL:
         if start + SLL_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         return after_ethertype(buf, start + SLL_LEN, end, be16(buf, start + SLL_ETYPE))
     if linktype == LINKTYPE_LINUX_SLL2:
         if start + SLL2_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         return after_ethertype(buf, start + SLL2_LEN, end, be16(buf, start + SLL2_ETYPE))
     if linktype == LINKTYPE_RAW or linktype == DLT_RAW_12 or linktype == DLT_RAW_14:
         if start >= end:
-            return L3_NONE, start, 0, TRUNCATED_IP, 0
+            return L3_NONE, start, 0, TRUNCATED_IP, 0, 0
         version = buf[start] >> 4
         if version == 4:
-            return L3_IPV4, start, 0, OK, 0
+            return L3_IPV4, start, 0, OK, 0, 0
         if version == 6:
-            return L3_IPV6, start, 0, OK, 0
-        return L3_NONE, start, 0, BAD_IP_HEADER, 0
+            return L3_IPV6, start, 0, OK, 0, 0
+        return L3_NONE, start, 0, BAD_IP_HEADER, 0, 0
     if linktype == LINKTYPE_IPV4:
-        return L3_IPV4, start, 0, OK, 0
+        return L3_IPV4, start, 0, OK, 0, 0
     if linktype == LINKTYPE_IPV6:
-        return L3_IPV6, start, 0, OK, 0
+        return L3_IPV6, start, 0, OK, 0, 0
     if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if start + NULL_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         if linktype == LINKTYPE_LOOP:
             af = be32(buf, start)
         else:  # host byte order of the capturing machine: accept both
@@ -343,36 +368,36 @@ def decode_link(buf: np.ndarray, start: int, end: int, linktype: int) -> tuple[i
             if af > 0xFFFF:
                 af = be32(buf, start)
         l3 = _af_l3(af)
-        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP, 0
+        return l3, start + NULL_LEN, 0, OK if l3 != L3_OTHER else NON_IP, 0, 0
     if linktype == LINKTYPE_NFLOG:
         return _nflog(buf, start, end)
     if linktype == LINKTYPE_IEEE802_11:
         return _wlan(buf, start, end)
     if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
         if start + RADIOTAP_MIN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         return _wlan(buf, start + (np.int64(buf[start + 2]) | (np.int64(buf[start + 3]) << 8)), end)
     if linktype == LINKTYPE_PPI:
         if start + PPI_MIN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         inner = le32(buf, start + 4)
         p = start + (np.int64(buf[start + 2]) | (np.int64(buf[start + 3]) << 8))
         if inner == LINKTYPE_IEEE802_11:
             return _wlan(buf, p, end)
         if inner == LINKTYPE_ETHERNET:
             if p + ETH_LEN > end:
-                return L3_NONE, p, 0, TRUNCATED_LINK, 0
+                return L3_NONE, p, 0, TRUNCATED_LINK, 0, 0
             return after_ethertype(buf, p + ETH_LEN, end, be16(buf, p + ETH_TYPE))
-        return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0
+        return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0, 0
     if linktype == LINKTYPE_FDDI:
         if start + FDDI_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         snap = _llc_snap(buf, start + FDDI_LEN, end)
         if snap < ETHERTYPE_MIN:
-            return L3_OTHER, start + FDDI_LEN, 0, NON_IP, 0
-        return _after_snap(buf, start + FDDI_LEN + LLC_SNAP_LEN, end, snap, 0)
+            return L3_OTHER, start + FDDI_LEN, 0, NON_IP, 0, 0
+        return _after_snap(buf, start + FDDI_LEN + LLC_SNAP_LEN, end, snap, 0, ENCAP_LLC)
     if linktype == LINKTYPE_C_HDLC:
         if start + C_HDLC_LEN > end:
-            return L3_NONE, start, 0, TRUNCATED_LINK, 0
+            return L3_NONE, start, 0, TRUNCATED_LINK, 0, 0
         return after_ethertype(buf, start + C_HDLC_LEN, end, be16(buf, start + 2))
-    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0
+    return L3_NONE, start, 0, UNSUPPORTED_LINKTYPE, 0, 0

@@ -71,6 +71,9 @@ class PacketTable:
     next_header: npt.NDArray[np.uint16]
     l3: npt.NDArray[np.uint8]  # L3 class
     vlan: npt.NDArray[np.uint16]  # outermost 802.1Q VLAN id, 0 = untagged
+    # Layers crossed between the link header and the network layer `l3` describes (VLAN tags, MPLS, tunnels
+    # with their outer IP headers), as an ordered code of pcap_analyzer.decode.encap; 0 = none.
+    encap: npt.NDArray[np.int64]
     src_hi: npt.NDArray[np.uint64]
     src_lo: npt.NDArray[np.uint64]
     dst_hi: npt.NDArray[np.uint64]
@@ -135,7 +138,7 @@ class PacketTable:
 _DTYPES: dict[str, str] = {
     "frame": "i8", "ts_ns": "i8", "caplen": "u4", "wirelen": "u4", "linktype": "u2", "undecoded": "u1",
     "next_header": "u2",
-    "l3": "u1", "vlan": "u2", "src_hi": "u8", "src_lo": "u8", "dst_hi": "u8", "dst_lo": "u8",
+    "l3": "u1", "vlan": "u2", "encap": "i8", "src_hi": "u8", "src_lo": "u8", "dst_hi": "u8", "dst_lo": "u8",
     "ip_proto": "u1", "ip_len": "u4", "ttl": "u1", "ip_id": "u4", "frag": "u1", "frag_offset": "u4",
     "l4_offset": "u4", "sport": "u2", "dport": "u2", "tcp_flags": "u2", "seq": "u4", "ack": "u4",
     "win": "u2", "tcp_hdr_len": "u1", "payload_len": "u4", "mss": "u2", "wscale": "i1",

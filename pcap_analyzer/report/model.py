@@ -257,6 +257,10 @@ class TcpConnection(_Model):
     score: float = 0.0  # badness used to rank connections (higher = worse)
     flagged: list[FlaggedPacket] = Field(default_factory=list)  # capped, see `limits`
     filter: str = ""  # Wireshark display filter of the connection (tcp.stream == N)
+    # Encapsulation stacks its packets crossed (VLAN tags, MPLS, PPPoE, tunnels), as protocol-hierarchy paths
+    # from the link to the innermost network layer, e.g. "Ethernet/IPv4/GRE/IPv4"; most packets first. Empty
+    # when no packet of the connection crossed one (packets without one are not listed).
+    encapsulation: list[str] = Field(default_factory=list)
 
 
 class SeriesPoint(_Model):

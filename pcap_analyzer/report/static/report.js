@@ -248,12 +248,20 @@
     { label: "Zero win", get: function (c) { return c.zero_windows; }, num: true, fmt: count, bad: function (v) { return v > 0; } },
     { label: "RST", get: function (c) { return c.resets; }, num: true, fmt: count },
     { label: "Score", get: function (c) { return c.score; }, num: true, fmt: function (v) { return fixed(v, 1); } },
+    // the stacks between the link and the innermost network layer ("IPv4/GRE"), only when a connection has one
+    { label: "Encapsulation", get: encapsulation, optional: true, title: function (c) { return (c.encapsulation || []).join(", "); } },
     // only a button (its title shows the filter, `tcp.stream == N`): the table must fit 1366 pixels
     { label: "Filter", get: function (c) { return c.filter; }, fmt: function () { return ""; }, copy: true },
   ];
 
+  function encapsulation(c) {
+    return (c.encapsulation || []).map(function (path) { return path.split("/").slice(1, -1).join("/"); }).join(", ");
+  }
+
   function ConnTable(data) {
     this.all = data.connections;
+    var tunnelled = this.all.some(function (c) { return c.encapsulation && c.encapsulation.length; });
+    this.columns = COLUMNS.filter(function (col) { return !col.optional || tunnelled; });
     this.details = {};
     var self = this;
     data.connection_details.forEach(function (d) { self.details[d.stream] = d; });
@@ -287,7 +295,7 @@
   }
   ConnTable.prototype.buildHead = function () {
     var self = this, head = document.getElementById("conn-head");
-    this.ths = COLUMNS.map(function (col, i) {
+    this.ths = this.columns.map(function (col, i) {
       var th = el("th"); th.scope = "col"; th.setAttribute("aria-sort", "none");
       var btn = el("button", col.label); btn.type = "button";
       btn.addEventListener("click", function () { self.sort(i); });
@@ -298,8 +306,8 @@
   ConnTable.prototype.sort = function (i) {
     // First click on a numeric column sorts descending (worst/biggest first), text ascending.
     if (this.sortCol === i) this.sortDir = -this.sortDir;
-    else { this.sortCol = i; this.sortDir = COLUMNS[i].num ? -1 : 1; }
-    var get = COLUMNS[i].get, dir = this.sortDir;
+    else { this.sortCol = i; this.sortDir = this.columns[i].num ? -1 : 1; }
+    var get = this.columns[i].get, dir = this.sortDir;
     this.rows.sort(function (a, b) {
       var x = get(a), y = get(b);
       if (x === y) return a.stream - b.stream;
@@ -315,7 +323,8 @@
   ConnTable.prototype.filter = function (text) {
     var q = text.trim().toLowerCase();
     this.rows = !q ? this.all.slice() : this.all.filter(function (c) {
-      return (c.client + ":" + c.client_port + " " + c.server + ":" + c.server_port + " " + c.state + " " + c.stream)
+      return (c.client + ":" + c.client_port + " " + c.server + ":" + c.server_port + " " + c.state + " " + c.stream +
+              " " + (c.encapsulation || []).join(" "))
         .toLowerCase().indexOf(q) >= 0;
     });
     if (this.sortCol >= 0) { this.sortDir = -this.sortDir; this.sort(this.sortCol); } else this.go(0);
@@ -332,8 +341,9 @@
     slice.forEach(function (c) {
       var tr = el("tr"); tr.tabIndex = 0; tr.dataset.stream = c.stream; tr.id = "conn-" + c.stream;
       if (self.selected === c.stream) tr.className = "selected";
-      COLUMNS.forEach(function (col) {
+      self.columns.forEach(function (col) {
         var v = col.get(c), td = el("td", col.fmt ? col.fmt(v) : v);
+        if (col.title) td.title = col.title(c);
         if (col.mono) td.className = "mono";
         if (col.bad && col.bad(v)) td.className = "bad";
         if (col.copy && v) td.appendChild(copyButton(v));
