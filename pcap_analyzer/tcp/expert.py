@@ -84,6 +84,7 @@ MASK = 0xFFFFFFFF
 MAX_UNACKED = 10000  # TCP_MAX_UNACKED_SEGMENTS
 FAST_RETRANS_NS = 20_000_000  # fast retransmission: within 20 ms of the last duplicate ACK
 OOO_DEFAULT_NS = 3_000_000  # out-of-order threshold before the initial RTT is known
+NO_THRESHOLD_NS = 1 << 62  # larger than any time difference
 
 
 @kernel(inline="always")
@@ -188,6 +189,11 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                 if S[S_FIRST_SYN_TS] < 0:
                     S[S_FIRST_SYN_TS] = t
                 S[S_MRU_SYN] = t
+                # A SYN again with the connection's ISN: tshark (dissect_tcp, issue 17616) first moves the
+                # expected sequence number back to the highest continuous one, which a RST sent with the
+                # peer's ACK number as its sequence number may have pushed away.
+                if FB[B_BASESET] != 0 and sq == np.int64(FQ[Q_BASESEQ]):
+                    FQ[Q_NEXTSEQ] = FQ[Q_MAXSEQTOBEACKED]
             # window scaling (pdu_store_window_scale_option + verify_tcp_window_scaling)
             if wscale[i] >= 0:
                 FB[B_WINSCALE] = min(np.int64(wscale[i]), 14)
@@ -197,8 +203,6 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
             elif ackf and RB[B_WINSCALE] == -2:
                 FB[B_WINSCALE] = -2
         elif ackf:
-            if S[S_MRU_SYN] != 0 and S[S_FIRST_RTT] == 0:
-                S[S_FIRST_RTT] = t - S[S_MRU_SYN]
             if d == 0 and S[S_HS_ACK_TS] < 0 and S[S_FIRST_SYNACK_TS] >= 0:
                 S[S_HS_ACK_TS] = t
 
@@ -253,7 +257,7 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
         # counter doubles as that memory). Checked on ../shared/public-corpus: 36 -> 3 files disagree.
         rmax = np.int64(RQ[Q_MAXSEQTOBEACKED])
         if rmax != 0 and _sdiff(ak, rmax) > 0 and ackf:
-            if rmax < np.int64(RQ[Q_NEXTSEQ]):
+            if _sdiff(rmax, np.int64(RQ[Q_NEXTSEQ])) < 0:  # in sequence space: the mark may wrap past 2**32
                 RQ[Q_MAXSEQTOBEACKED] = RQ[Q_NEXTSEQ]
                 a |= A_ACK_LOST_SEGMENT
             else:
@@ -270,11 +274,14 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                     a |= A_SPURIOUS_RETRANSMISSION | A_RETRANSMISSION
                 # tshark takes both time differences as unsigned: a packet stamped before the last ACK or
                 # the highest segment (time going backwards) is far from them, never within the threshold.
-                elif (not_adv and R[D_DUPACKNUM] >= 2 and r_lastack == sq
+                # tshark's dupacknum is unsigned: the -1 left by an ACKed unseen segment counts as >= 2
+                elif (not_adv and (R[D_DUPACKNUM] >= 2 or R[D_DUPACKNUM] == -1) and r_lastack == sq
                       and 0 <= t - RW[W_LASTACKTIME] < FAST_RETRANS_NS):
                     a |= A_FAST_RETRANSMISSION | A_RETRANSMISSION
                 else:
                     thres = S[S_FIRST_RTT] if S[S_FIRST_RTT] != 0 else OOO_DEFAULT_NS
+                    if thres < 0:  # an initial RTT measured backwards in time: tshark's unsigned threshold
+                        thres = NO_THRESHOLD_NS
                     extra = 1 if synfin else 0
                     since = t - FW[W_NEXTSEQTIME]
                     if not_adv and 0 <= since < thres and nxt != ((sq + L + extra) & MASK):
@@ -294,6 +301,10 @@ def analyze_chunk(  # noqa: C901 - one faithful transcription of a long C functi
                                 S[S_RTO_END] = t
 
         # finished_checking_retransmission_type
+        # The initial RTT (first pure ACK after a SYN), taken after this packet's own analysis as tshark does:
+        # the ACK that yields it is still judged with the threshold known before it.
+        if ackf and not syn and S[S_MRU_SYN] != 0 and S[S_FIRST_RTT] == 0:
+            S[S_FIRST_RTT] = t - S[S_MRU_SYN]
         nseq = (sq + L) & MASK
         if (L > 0 or synfin) and F[D_SEGCOUNT] < MAX_UNACKED:
             u = free[0]
