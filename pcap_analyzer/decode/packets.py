@@ -62,6 +62,10 @@ class PacketTable:
 
     Addresses are 128-bit, as two big-endian uint64 halves; IPv4 is stored IPv4-mapped
     (::ffff:a.b.c.d, so hi == 0 and lo == 0x0000_FFFF_0000_0000 | a.b.c.d).
+
+    After IP reassembly (pcap_analyzer.decode.reassembly), the row of a frame that completed a fragmented
+    datagram has the datagram's transport fields, and its `data_offset` / `caplen` describe the reassembled
+    IP datagram, appended to `buf` (so `l4_offset` and the payload readers work on it as on any packet).
     """
 
     frame: npt.NDArray[np.int64]  # 1-based frame number in the capture (Wireshark's frame.number)
