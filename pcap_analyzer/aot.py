@@ -6,9 +6,9 @@ The machine code targets this machine's CPU. PCAP_ANALYZER_AOT_CPU names another
 `generic` runs on every CPU of the architecture (what a container image built on one machine and run on
 others needs), `x86-64-v3` needs AVX2, and so on.
 
-The build runs the engine with Numba's JIT over the bundled sample, as a classic pcap and as pcapng, and
-over a generated RTP stream, with tiny initial tables so every growth path runs too, and records the
-signature each kernel was compiled for.
+The build runs the engine with Numba's JIT over the bundled sample, as a classic pcap and as pcapng, over a
+generated RTP stream and over generated IP fragments, with tiny initial tables so every growth path runs too,
+and records the signature each kernel was compiled for.
 Signatures that differ only in an array being read-only are merged into the read-only one (Numba compiled
 it, so the kernel never writes that array). `numba.pycc` then compiles, for every kernel and signature, a
 thin wrapper that calls the kernel (same machine code as the JIT, for the CPU model above) and releases the
@@ -92,19 +92,41 @@ def _rtp_pcap(dst: Path, packets: int = 60) -> None:
     dst.write_bytes(bytes(out))
 
 
+def _fragments_pcap(dst: Path) -> None:
+    """A classic pcap of one UDP datagram cut into two IPv4 fragments and one into two IPv6 fragments (the
+    reassembly kernels)."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    payload = struct.pack(">HHHH", 40000, 9, 8 + 64, 0) + bytes(64)
+    v4_src, v4_dst = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    v6_src, v6_dst = bytes(15) + b"\x01", bytes(15) + b"\x02"
+    frames = []
+    for off, more, part in ((0, 1, payload[:40]), (40, 0, payload[40:])):
+        ff = (more << 13) | (off // 8)
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(part), 7, ff, 64, 17, 0, v4_src, v4_dst)
+        frames.append(b"\x08\x00" + ip + part)
+        frag = struct.pack(">BBHI", 17, 0, off | more, 7)
+        ip6 = struct.pack(">IHBB16s16s", 6 << 28, 8 + len(part), 44, 64, v6_src, v6_dst)
+        frames.append(b"\x86\xdd" + ip6 + frag + part)
+    for i, frame in enumerate(sorted(frames, key=lambda f: f[:2])):
+        frame = bytes(6) + bytes([2, 0, 0, 0, 0, 1]) + frame
+        out += struct.pack("<IIII", 1, 1000 * i, len(frame), len(frame)) + frame
+    dst.write_bytes(bytes(out))
+
+
 def _exercise(workdir: Path, sample: Path) -> None:
     """Run the engine (JIT) over `sample` (and variants) so every kernel is compiled for the argument types
     it really gets."""
     from pcap_analyzer.api import analyze
     from pcap_analyzer.flows import tracker
 
-    pcapng, rtp = workdir / "sample.pcapng", workdir / "rtp.pcap"
+    pcapng, rtp, fragments = workdir / "sample.pcapng", workdir / "rtp.pcap", workdir / "fragments.pcap"
     _pcapng_from_pcap(sample, pcapng)
     _rtp_pcap(rtp)
+    _fragments_pcap(fragments)
     initial = tracker._INITIAL
     tracker._INITIAL = 2  # tiny flow tables: the growth kernels run on the sample too
     try:
-        for capture in (sample, pcapng, rtp):
+        for capture in (sample, pcapng, rtp, fragments):
             analyze(capture)
     finally:
         tracker._INITIAL = initial

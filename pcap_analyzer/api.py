@@ -39,6 +39,7 @@ from pcap_analyzer.config import AnalysisConfig, resolve_config
 from pcap_analyzer.decode import decode_chunk
 from pcap_analyzer.decode.coverage import Coverage
 from pcap_analyzer.decode.packets import PacketTable, Undecoded
+from pcap_analyzer.decode.reassembly import IpReassembler
 from pcap_analyzer.diagnose.filters import add_filters
 from pcap_analyzer.diagnose.findings import diagnose
 from pcap_analyzer.flows.model import FlowAssignment
@@ -195,6 +196,7 @@ class _Pipeline:
     def __init__(self, cfg: AnalysisConfig) -> None:
         self.cfg = cfg
         self.facts = _CaptureFacts()
+        self.reassembler = IpReassembler()
         self.tracker = FlowTracker(tcp_idle_split_s=cfg.tcp_idle_split_s)
         self.tcp = TcpAnalyzer(flagged_per_stream=cfg.max_flagged_packets, series_points=cfg.detail_points)
         self.dns = DnsAnalyzer(
@@ -255,8 +257,9 @@ class _Pipeline:
         self.early = tuple(a for a in self.streaming if a not in self.late)
 
     def prepare(self, chunk: RecordChunk) -> tuple[PacketTable, FlowAssignment]:
-        """Decode, count capture facts, assign flows, run the early analyzers (in the read-ahead thread)."""
-        packets = decode_chunk(chunk)
+        """Decode, reassemble IP fragments, count capture facts, assign flows, run the early analyzers (in the
+        read-ahead thread)."""
+        packets = self.reassembler.apply(decode_chunk(chunk))
         self.facts.add(chunk, packets)
         flows = self.tracker.assign(packets)
         batch = PacketBatch(packets, flows)
@@ -317,6 +320,7 @@ class _Pipeline:
         }
         for analyzer in self.streaming:
             limits.update(getattr(analyzer, "limits", dict)())
+        limits.update(self.reassembler.limits())
         result.limits = limits
 
 

@@ -50,7 +50,8 @@ class ProtocolAnalyzer:
         l3 = np.minimum(p.l3, 4).astype(np.int64)  # L3 values 0..4
         is_ip = (l3 == L3.IPV4) | (l3 == L3.IPV6)
         l4 = np.where(is_ip, _L4_CLASS[p.ip_proto], -1)
-        l4 = np.where(is_ip & (p.undecoded == Undecoded.NON_FIRST_FRAGMENT), 5, l4)
+        fragment = (p.undecoded == Undecoded.NON_FIRST_FRAGMENT) | (p.undecoded == Undecoded.FIRST_FRAGMENT)
+        l4 = np.where(is_ip & fragment, 5, l4)
         dns = p.is_dns.astype(np.int64)
         link = p.linktype.astype(np.int64)
         code = ((link * 5 + l3) * 7 + (l4 + 1)) * 2 + dns

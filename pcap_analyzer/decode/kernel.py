@@ -33,7 +33,7 @@ from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
 from pcap_analyzer.decode.ipv4 import decode_ipv4
 from pcap_analyzer.decode.ipv6 import decode_ipv6
 from pcap_analyzer.decode.link import ETHERTYPE_PPPOE_SESSION, FCS_LEN, decode_link, is_fabricpath, pppoe_end
-from pcap_analyzer.decode.packets import FRAG_MORE
+from pcap_analyzer.decode.packets import FRAG_IS_FRAGMENT, FRAG_MORE, FRAG_OUTER
 from pcap_analyzer.decode.tcp import (
     TCP_ACK,
     TCP_DSTPORT,
@@ -58,7 +58,8 @@ MAX_INNER_DATAGRAM = 65535 + 40  # an IPv6 header and the largest payload its le
 
 
 @kernel
-def _may_tunnel(proto: int) -> bool:
+def may_tunnel(proto: int) -> bool:
+    """Whether an IP payload of protocol `proto` may hold a tunnel decode_tunnel knows."""
     return proto == IPPROTO_UDP or proto == IPPROTO_GRE or proto == IPPROTO_IPIP or proto == IPPROTO_IPV6
 
 
@@ -167,6 +168,7 @@ def decode_packets(
         depth = 0
         if stack != 0:
             stack, depth = push_layers(0, 0, stack)
+        outer_frag = 0  # FRAG_OUTER once a tunnel was entered through a fragmented IP header
         for _depth in range(MAX_TUNNELS + 1):
             if l3 == L3_IPV4:
                 reason, s, d, proto, length, hl, ident, fb, foff, l4, dend = decode_ipv4(
@@ -186,7 +188,7 @@ def decode_packets(
                     src_lo[i] = slo
                     dst_hi[i] = dhi
                     dst_lo[i] = dlo
-            if reason != OK or not _may_tunnel(proto) or _depth == MAX_TUNNELS:
+            if reason != OK or not may_tunnel(proto) or _depth == MAX_TUNNELS:
                 break
             inner, q, _vl, inner_reason, etype, layers = decode_tunnel(buf, proto, l4, min(end, dend))
             if inner == L3_NONE:
@@ -199,6 +201,8 @@ def decode_packets(
             l3c[i] = inner
             l3 = inner
             p = q
+            if fb & FRAG_IS_FRAGMENT:
+                outer_frag = FRAG_OUTER
             # A first fragment of the outer datagram holds only the start of the inner packet: the inner
             # header's own length stands (tshark reassembles the fragments and counts the whole segment).
             wire_end = q + MAX_INNER_DATAGRAM if fb & FRAG_MORE else dend
@@ -206,7 +210,7 @@ def decode_packets(
         ip_len[i] = length
         ttl[i] = hl
         ip_id[i] = ident
-        frag[i] = fb
+        frag[i] = fb | outer_frag
         frag_offset[i] = foff
         if reason != OK:
             undecoded[i] = reason

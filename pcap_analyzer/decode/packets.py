@@ -32,6 +32,9 @@ class Undecoded(IntEnum):
     BAD_L4_HEADER = 7  # e.g. TCP data offset < 5
     NON_FIRST_FRAGMENT = 8  # IP fragment with offset > 0: no transport header to decode
     OTHER_L4 = 9  # IP protocol we do not decode (GRE, ESP, ...)
+    # First fragment of a datagram taken for reassembly: its transport header is decoded on the frame that
+    # completes the datagram (as tshark does), or nowhere when the datagram never completes.
+    FIRST_FRAGMENT = 10
 
 
 # TCP flag bits (`PacketTable.tcp_flags`), as in the TCP header (RFC 9293) plus NS (RFC 3540).
@@ -48,6 +51,7 @@ TCP_NS = 0x100
 # `PacketTable.frag` bits
 FRAG_IS_FRAGMENT = 0x1  # MF set or offset > 0
 FRAG_MORE = 0x2  # MF set
+FRAG_OUTER = 0x4  # an outer (tunnel) IP header of the packet is a fragment; the other bits are the inner's
 
 MAX_SACK_BLOCKS = 4
 
@@ -58,6 +62,10 @@ class PacketTable:
 
     Addresses are 128-bit, as two big-endian uint64 halves; IPv4 is stored IPv4-mapped
     (::ffff:a.b.c.d, so hi == 0 and lo == 0x0000_FFFF_0000_0000 | a.b.c.d).
+
+    After IP reassembly (pcap_analyzer.decode.reassembly), the row of a frame that completed a fragmented
+    datagram has the datagram's transport fields, and its `data_offset` / `caplen` describe the reassembled
+    IP datagram, appended to `buf` (so `l4_offset` and the payload readers work on it as on any packet).
     """
 
     frame: npt.NDArray[np.int64]  # 1-based frame number in the capture (Wireshark's frame.number)

@@ -192,7 +192,9 @@ def assign_packets(i0, p, st, fl, out_conv, out_stream, out_dir, counts, idle_ns
         sp, dp = sport[i], dport[i]
         c = -1
         d = 0
-        if frag_offset[i] > 0:  # no transport header: the datagram's first fragment decides
+        # A non-first fragment with no transport header (one that completed a reassembled datagram has one):
+        # the datagram's first fragment decides.
+        if frag_offset[i] > 0 and l4_offset[i] == 0:
             _, c = frag_slot(fslots, fkeys, fconv, proto, shi, slo, dhi, dlo, ip_id[i])
             if c >= 0:
                 d = 0 if a_hi[c] == shi and a_lo[c] == slo else 1

@@ -6,10 +6,12 @@ a 5-tuple when a SYN without ACK carries an initial sequence number different fr
 of that direction (Wireshark's "port reuse" rule in packet-tcp.c), and also, our addition, when such a SYN
 arrives after the conversation was idle for more than `tcp_idle_split_s` even with the same ISN.
 
-IP fragments: the first fragment carries the transport header and is attributed like any packet. Non-first
-fragments have no ports; they go to the conversation of their datagram's first fragment, found by
-(src, dst, proto, IP id), with `tcp_stream` = -1 since they hold no TCP header. When the first fragment was
-not seen, they go to the conversation of (proto, src, 0, dst, 0), the address pair like tshark's `conv,ip`.
+IP fragments: the first fragment keeps its ports (even when reassembly took its transport header away,
+`Undecoded.FIRST_FRAGMENT`) and is attributed by them. Other fragments have no ports; they go to the
+conversation of their datagram's first fragment, found by (src, dst, proto, IP id), with `tcp_stream` = -1
+since they hold no TCP header. When the first fragment was not seen, they go to the conversation of
+(proto, src, 0, dst, 0), the address pair like tshark's `conv,ip`. The fragment that completed a reassembled
+datagram carries its transport header and is attributed like any packet.
 
 State between chunks lives in NumPy arrays grown in place by 1/16 (the hash slots double); the per-packet
 work is one Numba kernel.

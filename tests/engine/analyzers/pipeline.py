@@ -1,4 +1,5 @@
-"""Run capture -> decode -> flows -> tcp -> the streaming analyzers on a file (test helper)."""
+"""Run capture -> decode -> IP reassembly -> flows -> tcp -> the streaming analyzers on a file (test
+helper)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
 from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
 from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
 from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.decode.reassembly import IpReassembler
 from pcap_analyzer.flows.model import FlowTable
 
 
@@ -59,9 +61,10 @@ def run(path: Path, *, chunk_bytes: int | None = None, analyzers: Analyzers | No
     an = analyzers or Analyzers()
     kwargs = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
     tracker, tcp = tracker_mod.FlowTracker(), tcp_mod.TcpAnalyzer()
+    reassembler = IpReassembler()
     with open_mod.open_capture(path, **kwargs) as reader:
         for chunk in reader:
-            packets = decode_mod.decode_chunk(chunk)
+            packets = reassembler.apply(decode_mod.decode_chunk(chunk))
             flows = tracker.assign(packets)
             an.update(PacketBatch(packets, flows, tcp.update(packets, flows)))
     an.flows = tracker.table()
