@@ -1,7 +1,7 @@
 """Time `pcap-analyzer analyze --json` against tcptrace, tshark (and dpkt/scapy loops) on the same capture.
 
 Usage: python benchmarks/bench_engine.py [--packets N | --capture F.pcap] [--repeat K] [--skip-tshark]
-                                         [--startup-runs N] [--module]
+                                         [--startup-runs N] [--module] [--markdown]
        python benchmarks/bench_engine.py --startup [--startup-runs N]
        python benchmarks/bench_engine.py --memory [--scale-mb MB]
 
@@ -15,7 +15,8 @@ whole capture for the tshark ratio. tcptrace (`tcptrace -n -l -r F`: per-connect
 RTT and retransmissions, the C tool a network engineer would reach for) runs on the same file in the same
 run, best of K too. The start-up figure is the median of --startup-runs whole-process runs on the
 bundled samples/demo.pcap (a tiny capture: its time is almost all fixed cost); --startup prints only it.
---module runs `python -m pcap_analyzer` instead of the console script.
+--module runs `python -m pcap_analyzer` instead of the console script. --markdown also prints the run's
+figures as the README's benchmark table, dated.
 --memory analyses a capture of ~MB and one 4x bigger (generated, then deleted) and prints the peak
 RSS of both and its growth.
 """
@@ -147,18 +148,27 @@ def speed(a: argparse.Namespace) -> None:
     kernels = "compiled ahead of time" if mode == "aot" else "Numba JIT, cache warm"
     print(f"times: best of {a.repeat} runs, whole processes (imports, kernels {kernels}, JSON written)")
     warm(a.workdir)
-    startup(a)
+    tiny = startup(a)
     wall, cpu, rss = engine(cap, a.workdir / "bench.json", a.repeat)
     ref = ttime = tcpu = None
+    ours = f"{packets / 1e6:.2f} M packets, {size / 1e6:.0f} MB: `pcap-analyzer analyze --json`"
+    table = [(ours, wall, cpu, rss, f"{packets / wall / 1e6:.2f} Mpkt/s")]
     if shutil.which("tcptrace"):
         ttime, tcpu, trss, _ = best(["tcptrace", "-n", "-l", "-r", str(cap)], a.repeat)
         line("tcptrace -n -l -r", packets, size, ttime, tcpu, trss)
+        table.append(("same file: `tcptrace -n -l -r`", ttime, tcpu, trss,
+                      f"ours {wall / ttime:.2f}x its wall, {cpu / tcpu:.2f}x its CPU"))
     else:
         print("tcptrace: skipped (not installed; Debian package tcptrace)")
     if not a.skip_tshark and shutil.which("tshark"):
-        ref, tcpu, trss, _ = run(["tshark", "-r", str(cap), "-2", "-q", "-z", "io,stat,0"])
-        line("tshark -2 -z io,stat,0", packets, size, ref, tcpu, trss)
+        ref, shark_cpu, trss, _ = run(["tshark", "-r", str(cap), "-2", "-q", "-z", "io,stat,0"])
+        line("tshark -2 -z io,stat,0", packets, size, ref, shark_cpu, trss)
+        table.append(("same file: `tshark -2 -q -z io,stat,0`", ref, shark_cpu, trss,
+                      f"ours {ref / wall:.1f}x faster"))
     line("pcap-analyzer analyze --json", packets, size, wall, cpu, rss, ref, ttime)
+    table.append((f"start-up: `{SMALL.name}` end to end (median)", *tiny, "target <= 0.12 s"))
+    if a.markdown:
+        print_markdown(table)
     for name, code, limit in (("dpkt loop", DPKT_LOOP, 300_000), ("scapy loop", SCAPY_LOOP, 20_000)):
         if importlib.util.find_spec(name.split()[0]) is None:
             print(f"{name}: skipped ({name.split()[0]} is not installed)")
@@ -176,7 +186,15 @@ def speed(a: argparse.Namespace) -> None:
         )
 
 
-def startup(a: argparse.Namespace) -> float:
+def print_markdown(rows: list[tuple[str, float, float, float, str]]) -> None:
+    """The README's benchmark table, dated, from this run's figures."""
+    print(f"\nRun of {time.strftime('%Y-%m-%d')} ({os.cpu_count()} cores):\n")
+    print("| capture / command | wall | CPU | peak RSS | ratio |\n|---|---|---|---|---|")
+    for name, wall, cpu, rss, ratio in rows:
+        print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {rss:.0f} MB | {ratio} |")
+
+
+def startup(a: argparse.Namespace) -> tuple[float, float, float]:
     """Median wall time of --startup-runs whole-process analyses of the tiny bundled sample."""
     runs = sorted(
         (
@@ -190,7 +208,7 @@ def startup(a: argparse.Namespace) -> float:
         f"start-up ({SMALL.name}, {SMALL.stat().st_size / 1e3:,.0f} kB, median of {len(runs)} runs): "
         f"{wall:.3f} s wall, {cpu:.3f} s CPU, {rss:.0f} MB peak RSS (target <= 0.12 s wall)"
     )
-    return wall
+    return wall, cpu, rss
 
 
 def memory(a: argparse.Namespace) -> None:
@@ -227,6 +245,7 @@ def main() -> None:
     ap.add_argument("--scale-mb", type=int, default=500, help="base size of the --memory run (x1, x4)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/pcap-bench"))
     ap.add_argument("--skip-tshark", action="store_true")
+    ap.add_argument("--markdown", action="store_true", help="also print the README's table of this run")
     ap.add_argument(
         "--module", action="store_true", help="run `python -m pcap_analyzer` instead of the console script"
     )

@@ -30,7 +30,7 @@ from pcap_analyzer.decode.ipv6 import (
     decode_ipv6,
 )
 from pcap_analyzer.decode.kernel import MAX_TUNNELS, may_tunnel
-from pcap_analyzer.decode.link import decode_link
+from pcap_analyzer.decode.link import decode_link, network_bounds
 from pcap_analyzer.decode.packets import FRAG_IS_FRAGMENT, FRAG_MORE
 from pcap_analyzer.decode.tunnels import decode_tunnel
 from pcap_analyzer.jit import kernel
@@ -94,9 +94,10 @@ def locate_fragments(buf, data_offset, caplen, wirelen, linktype, rows, out, add
         start = data_offset[i]
         end = start + np.int64(caplen[i])
         wire_end = start + max(np.int64(wirelen[i]), np.int64(caplen[i]))
-        l3, p, _vl, reason, _et = decode_link(buf, start, end, np.int64(linktype[i]))
+        l3, p, _vl, reason, etype, _layers = decode_link(buf, start, end, np.int64(linktype[i]))
         if reason != OK:
             continue
+        end, wire_end = network_bounds(buf, start, end, wire_end, np.int64(linktype[i]), p, etype)
         for _depth in range(MAX_TUNNELS + 1):
             if l3 == L3_IPV4:
                 reason, s, d, proto, length, _hl, _ident, fb, foff, l4, dend = decode_ipv4(
@@ -158,7 +159,7 @@ def locate_fragments(buf, data_offset, caplen, wirelen, linktype, rows, out, add
                     break
             if reason != OK or not may_tunnel(proto) or _depth == MAX_TUNNELS:
                 break
-            inner, q, _vl, inner_reason, _et = decode_tunnel(buf, proto, l4, min(end, dend))
+            inner, q, _vl, inner_reason, _et, _layers = decode_tunnel(buf, proto, l4, min(end, dend))
             if inner == L3_NONE or inner_reason != OK:
                 break
             l3 = inner

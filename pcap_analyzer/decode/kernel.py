@@ -32,7 +32,7 @@ from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
 from pcap_analyzer.decode.ipv4 import decode_ipv4
 from pcap_analyzer.decode.ipv6 import decode_ipv6
-from pcap_analyzer.decode.link import ETHERTYPE_PPPOE_SESSION, FCS_LEN, decode_link, is_fabricpath, pppoe_end
+from pcap_analyzer.decode.link import decode_link, network_bounds
 from pcap_analyzer.decode.packets import FRAG_IS_FRAGMENT, FRAG_MORE, FRAG_OUTER
 from pcap_analyzer.decode.tcp import (
     TCP_ACK,
@@ -158,11 +158,7 @@ def decode_packets(
             if reason == NON_IP:
                 next_header[i] = etype
             continue
-        if etype == ETHERTYPE_PPPOE_SESSION:
-            wire_end = min(wire_end, max(pppoe_end(buf, p), p))
-        elif is_fabricpath(buf, start, end, np.int64(linktype[i])):  # its FCS ends the frame (as tshark)
-            wire_end = max(wire_end - FCS_LEN, p)
-            end = min(end, wire_end)
+        end, wire_end = network_bounds(buf, start, end, wire_end, np.int64(linktype[i]), p, etype)
         # Each pass decodes one IP header; a tunnel inside it (GRE, IP-in-IP, VXLAN, ...) starts another
         # pass on the inner network layer, so the innermost header's fields are the ones kept.
         depth = 0

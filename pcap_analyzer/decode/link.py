@@ -207,7 +207,7 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
             return L3_NONE, p, vlan, TRUNCATED_LINK, etype, layers
         ppp = be16(buf, p + PPPOE_LEN)
         p += PPPOE_LEN + PPP_PROTO_LEN
-        # OK with the PPPoE EtherType: the caller bounds the datagram by the PPPoE length (`pppoe_end`)
+        # OK with the PPPoE EtherType: the caller bounds the datagram by the PPPoE length (`network_bounds`)
         if ppp == PPP_IP:
             return L3_IPV4, p, vlan, OK, ETHERTYPE_PPPOE_SESSION, layers
         if ppp == PPP_IPV6:
@@ -223,7 +223,7 @@ def after_ethertype(buf: np.ndarray, p: int, end: int, etype: int) -> tuple[int,
 
 
 @kernel
-def is_fabricpath(buf: np.ndarray, start: int, end: int, linktype: int) -> bool:
+def _is_fabricpath(buf: np.ndarray, start: int, end: int, linktype: int) -> bool:
     """An Ethernet frame carrying Cisco FabricPath: its last 4 bytes are the FCS of the whole frame."""
     if linktype != LINKTYPE_ETHERNET or start + ETH_LEN > end:
         return False
@@ -231,10 +231,24 @@ def is_fabricpath(buf: np.ndarray, start: int, end: int, linktype: int) -> bool:
 
 
 @kernel
-def pppoe_end(buf: np.ndarray, p: int) -> int:
+def _pppoe_end(buf: np.ndarray, p: int) -> int:
     """End of a PPPoE session payload whose network layer starts at buf[p] (as tshark, which hands the
     network layer only the PPPoE length's bytes, however long the frame)."""
     return p - PPP_PROTO_LEN + be16(buf, p - PPP_PROTO_LEN - PPPOE_LEN + PPPOE_LENGTH)
+
+
+@kernel
+def network_bounds(
+    buf: np.ndarray, start: int, end: int, wire_end: int, linktype: int, p: int, etype: int
+) -> tuple[int, int]:
+    """(captured end, end on the wire) of the network layer found by `decode_link` at buf[p] with `etype`:
+    a PPPoE session's length bounds it, a FabricPath frame's FCS is not part of it (both as tshark)."""
+    if etype == ETHERTYPE_PPPOE_SESSION:
+        return end, min(wire_end, max(_pppoe_end(buf, p), p))
+    if _is_fabricpath(buf, start, end, linktype):
+        wire_end = max(wire_end - FCS_LEN, p)
+        return min(end, wire_end), wire_end
+    return end, wire_end
 
 
 @kernel
