@@ -12,7 +12,7 @@ from pcap_analyzer.analyzers import dns_kernel as k
 from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_place
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.decode.dns import LLMNR_PORT, MDNS_PORT
+from pcap_analyzer.decode.dns import DNS_PORT, LLMNR_PORT, MDNS_PORT
 from pcap_analyzer.decode.packets import PacketTable
 from pcap_analyzer.report.model import DnsMessageCounts, DnsQueryInfo, DnsServer, DnsSummary, Stats
 
@@ -20,8 +20,8 @@ from pcap_analyzer.report.model import DnsMessageCounts, DnsQueryInfo, DnsServer
 # and a p95 per server.
 _SERVER_SAMPLES = 1024
 # DNS-format protocols counted apart (DnsSummary.by_protocol): unicast DNS over UDP and over TCP, multicast
-# DNS (RFC 6762) and LLMNR (RFC 4795), by port.
-PROTOCOLS = ("dns", "dns_tcp", "mdns", "llmnr")
+# DNS (RFC 6762) and LLMNR (RFC 4795), by port; and DNS over UDP on other ports, found by tshark's heuristic.
+PROTOCOLS = ("dns", "dns_tcp", "mdns", "llmnr", "dns_other_port")
 
 HIST_EDGES_MS = (
     0.0,
@@ -162,7 +162,8 @@ class DnsAnalyzer:
 
     def _count_protocols(self, p: PacketTable, idx: npt.NDArray[np.int64]) -> None:
         sport, dport = p.sport[idx], p.dport[idx]
-        proto = np.where(p.ip_proto[idx] == 6, 1, 0)
+        other = (p.ip_proto[idx] == 17) & (sport != DNS_PORT) & (dport != DNS_PORT)
+        proto = np.where(p.ip_proto[idx] == 6, 1, np.where(other, 4, 0))
         proto = np.where((sport == MDNS_PORT) | (dport == MDNS_PORT), 2, proto)
         proto = np.where((sport == LLMNR_PORT) | (dport == LLMNR_PORT), 3, proto)
         qr = (p.dns_flags[idx] >> 15).astype(np.int64)

@@ -20,6 +20,8 @@ DNS_ID = DNS.offset("id")
 DNS_FLAGS = DNS.offset("flags")
 DNS_QDCOUNT = DNS.offset("count.queries")
 DNS_ANCOUNT = DNS.offset("count.answers")
+DNS_NSCOUNT = DNS.offset("count.auth_rr")
+DNS_ARCOUNT = DNS.offset("count.add_rr")
 QUESTION_TAIL = Header("dns.qry", ("type", 2), ("class", 2))  # follows the QNAME
 
 DNS_PORT = 53  # RFC 1035
@@ -32,6 +34,40 @@ MAX_POINTERS = 32
 
 
 DNS_LEN = DNS.size
+
+FLAG_RESPONSE = 0x8000  # QR
+FLAG_OPCODE = 0x7800
+# tshark 4.0's UDP heuristic (`dissect_dns_heur`, enabled by default) takes a payload on other ports for DNS
+# when: it is longer than the 12-byte header, the opcode is 0 (standard query), a query has exactly one
+# question and no answer or authority record, a response at most one question, 100 answers and 10
+# authority records, and either has at most 10 additional records. Nothing after the header is checked.
+HEUR_MAX_ANSWERS = 100
+HEUR_MAX_AUTHORITY = 10
+HEUR_MAX_ADDITIONAL = 10
+# UDP ports whose tshark 4.0 dissector (registered on the port, tried before any heuristic) takes DNS
+# messages for its own, so tshark does not try the DNS heuristic: NTP, NBNS (137, DNS-shaped), DHCP, syslog,
+# ISAKMP, CoAP, the tunnels, ... The other dissectors registered on a port reject them (SNMP, SIP, STUN, ...)
+# and the heuristic runs. Measured with tshark 4.0.17, 256 queries and answers per port
+# (tests/data/dns_ports/port_table.json): a few dissectors decide by the message's first bytes or length;
+# those listed take most (packetbb 269, CAPWAP 5246), the others few (RADIUS, GTP, BJNP, ADwin, ...).
+HEUR_CLAIMED_UDP_PORTS = np.array(
+    [
+        7, 13, 19, 37, 49, 67, 68, 69, 111, 123, 137, 138, 173, 213, 269, 319, 320, 389, 427, 434, 464, 496,
+        500, 513, 514, 520, 521, 524, 525, 546, 547, 664, 701, 853, 854, 910, 921, 925, 1001, 1113, 1153,
+        1194, 1293, 1628, 1629, 1718, 1719, 1745, 1755, 1900, 2099, 2157, 2221, 2222, 2246, 2268, 2269,
+        2313, 2345, 2887, 2944, 2945, 2948, 2949, 3000, 3130, 3250, 3343, 3357, 3389, 3452, 3455, 3544,
+        3567, 3671, 3784, 3785, 3804, 3863, 4305, 4306, 4307, 4341, 4342, 4500, 4551, 4555, 4569, 4729,
+        4754, 4784, 4789, 4790, 4791, 4991, 5072, 5246, 5247, 5404, 5405, 5436, 5567, 5678, 5683, 5684,
+        5868, 6073, 6081, 6118, 6160, 6635, 6784, 6970, 7074, 7075, 7255, 7275, 7784, 8200, 8600, 8767,
+        8805, 8848, 9200, 9201, 9202, 9203, 9214, 9875, 9877, 9899, 9901, 9956, 10253, 11211, 11273, 12000,
+        12001, 12002, 12003, 12004, 12220, 12222, 12223, 13400, 17220, 17500, 17755, 17756, 19132, 19948,
+        19999, 23272, 24576, 24577, 25826, 26000, 27500, 27910, 27950, 27951, 27952, 27953, 27960, 27961,
+        27962, 27963, 32000, 32512, 34962, 34980, 37008, 41170, 44818, 47000, 54328,
+    ],
+    np.int64,
+)  # fmt: skip
+HSRP_PORTS = (1985, 2029)  # HSRP (v2 IPv6) takes what is sent to these ports, not what comes from them
+OPENSAFETY_PORT = 8755  # openSAFETY takes what comes from this port, not what is sent to it
 
 
 @kernel
@@ -79,6 +115,43 @@ def decode_dns(
         return
     if q + 2 <= end:
         dns_qtype[i] = be16(buf, q)
+
+
+@kernel
+def _claimed_udp_port(port: int) -> bool:
+    """Whether `port` is in HEUR_CLAIMED_UDP_PORTS (binary search)."""
+    lo, hi = 0, HEUR_CLAIMED_UDP_PORTS.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if HEUR_CLAIMED_UDP_PORTS[mid] < port:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < HEUR_CLAIMED_UDP_PORTS.shape[0] and HEUR_CLAIMED_UDP_PORTS[lo] == port
+
+
+@kernel
+def looks_like_udp_dns(buf: np.ndarray, p: int, end: int, length: int, sport: int, dport: int) -> bool:
+    """tshark 4.0's DNS heuristic on a UDP payload at buf[p] of `length` bytes (captured up to `end`) between
+    ports that are not DNS's: the header checks first (what nearly every non-DNS payload fails), then
+    whether a dissector on either port would have taken the payload before the heuristic ran."""
+    if length <= DNS_LEN or p + DNS_LEN > end:
+        return False
+    flags = be16(buf, p + DNS_FLAGS)
+    if flags & FLAG_OPCODE:
+        return False
+    qd, an, ns = be16(buf, p + DNS_QDCOUNT), be16(buf, p + DNS_ANCOUNT), be16(buf, p + DNS_NSCOUNT)
+    if flags & FLAG_RESPONSE:
+        if qd > 1 or an > HEUR_MAX_ANSWERS or ns > HEUR_MAX_AUTHORITY:
+            return False
+    elif qd != 1 or an != 0 or ns != 0:
+        return False
+    if be16(buf, p + DNS_ARCOUNT) > HEUR_MAX_ADDITIONAL:
+        return False
+    # tshark tries the dissector of the lower port, then of the higher one; port 0 is never tried.
+    if dport == HSRP_PORTS[0] or dport == HSRP_PORTS[1] or sport == OPENSAFETY_PORT:
+        return False
+    return not _claimed_udp_port(sport) and not _claimed_udp_port(dport)
 
 
 _C_ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0C: "\\f", 0x0D: "\\r"}

@@ -26,7 +26,15 @@ from pcap_analyzer.decode.codes import (
     OTHER_L4,
     TRUNCATED_L4,
 )
-from pcap_analyzer.decode.dns import DNS_LEN, DNS_PORT, LLMNR_PORT, MDNS_PORT, TCP_LENGTH_PREFIX, decode_dns
+from pcap_analyzer.decode.dns import (
+    DNS_LEN,
+    DNS_PORT,
+    LLMNR_PORT,
+    MDNS_PORT,
+    TCP_LENGTH_PREFIX,
+    decode_dns,
+    looks_like_udp_dns,
+)
 from pcap_analyzer.decode.encap import ENCAP_IPV4, ENCAP_IPV6, push_layers
 from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
@@ -286,7 +294,10 @@ def decode_packets(
                 payload_len[i] = ulen - UDP_LEN
             else:
                 payload_len[i] = max(ip_payload - UDP_LEN, 0)
-            if _is_dns_port(sport[i], dport[i]):
+            # DNS on its ports, and elsewhere when tshark's heuristic would take the payload for DNS
+            if _is_dns_port(sport[i], dport[i]) or looks_like_udp_dns(
+                buf, l4 + UDP_LEN, end, np.int64(payload_len[i]), np.int64(sport[i]), np.int64(dport[i])
+            ):
                 decode_dns(
                     buf,
                     l4 + UDP_LEN,

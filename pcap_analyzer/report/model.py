@@ -167,7 +167,8 @@ class DnsSummary(_Model):
     unsolicited_responses: int = 0
     response_time_ms: Stats = Field(default_factory=Stats)
     rcodes: dict[str, int] = Field(default_factory=dict)  # rcode name (NOERROR, NXDOMAIN, ...) -> responses
-    # Messages per protocol: "dns" (UDP), "dns_tcp", "mdns" (5353), "llmnr" (5355); only those seen.
+    # Messages per protocol: "dns" (UDP), "dns_tcp", "mdns" (5353), "llmnr" (5355), "dns_other_port" (UDP on
+    # other ports, found as tshark's heuristic finds them); only those seen.
     by_protocol: dict[str, DnsMessageCounts] = Field(default_factory=dict)
     histogram_ms: list[tuple[float, float, int]] = Field(default_factory=list)  # (lo, hi, count)
     servers: list[DnsServer] = Field(default_factory=list)  # slowest first
