@@ -221,11 +221,11 @@ class DnsAnalyzer:
 
     def _purge_tshark(self) -> None:
         """Forget tshark's transactions opened more than `stale_s` before the latest message (counting the
-        query frames of the unanswered ones): tshark keeps them all, a response that late is ignored here."""
+        unanswered ones): tshark keeps them all, so a response that late is ignored here."""
         n = int(self._t_counts[k.TC_OPEN])
         vals = self._t_vals[:n]
         stale = vals[:, k.T_TS] < int(self._counts[k.C_LATEST]) - self.stale_ns
-        self._t_counts[k.TC_UNANSWERED] += int(vals[stale & (vals[:, k.T_ANSWERED] == 0), k.T_FRAMES].sum())
+        self._t_counts[k.TC_UNANSWERED] += int((stale & (vals[:, k.T_ANSWERED] == 0)).sum())
         keep = np.flatnonzero(~stale)
         m = keep.size
         self._t_keys[:m] = self._t_keys[keep]
@@ -367,7 +367,7 @@ class DnsAnalyzer:
         self._slots.fill(k.EMPTY)
         t_vals = self._t_vals[: int(self._t_counts[k.TC_OPEN])]
         unanswered_frames = int(self._t_counts[k.TC_UNANSWERED])
-        unanswered_frames += int(t_vals[t_vals[:, k.T_ANSWERED] == 0, k.T_FRAMES].sum())
+        unanswered_frames += int((t_vals[:, k.T_ANSWERED] == 0).sum())
         servers = [
             DnsServer(
                 server=format_addr(self._srv_addr[i, 0], self._srv_addr[i, 1]),

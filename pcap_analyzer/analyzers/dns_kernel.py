@@ -33,11 +33,11 @@ C_OPEN, C_SEQ, C_LATEST, C_SERVERS = range(4)
 UNSOLICITED, RETRANSMITTED_RESPONSE, ANSWER, RETRANSMITTED_QUERY, NEW_QUERY = range(5)
 # per-server counters (`srv_counts`)
 SRV_QUERIES, SRV_UNANSWERED, SRV_ERRORS = range(3)
-# tshark's transactions (`match_tshark`): keys as above with K_NAME = 0; values: first query's time, answered,
-# query frames, last query frame
-T_TS, T_ANSWERED, T_FRAMES, T_LAST = range(4)
-N_TVAL = 4
-# tshark counters (`t_counts`): transactions kept, query frames of closed transactions never answered
+# tshark's transactions (`match_tshark`): keys as above with K_NAME = 0; values: first query's time,
+# answered, last query frame
+T_TS, T_ANSWERED, T_LAST = range(3)
+N_TVAL = 3
+# tshark counters (`t_counts`): transactions kept, query frames found without dns.response_in so far
 TC_OPEN, TC_UNANSWERED = range(2)
 
 _HEADER = 12
@@ -265,10 +265,11 @@ def match_tshark(idx, p, conv, slots, keys, vals, counts, window_ns) -> None:  #
 
     Per conversation and DNS id (the question is not compared): a query opens a transaction, unless the
     latest transaction with its id is unanswered and was opened less than `window_ns` before
-    (dns.retransmission_timer, 5 s), in which case it is a retransmission of it; a response answers the
-    latest transaction with its id (a second response answers nothing). A transaction replaced by a new one
-    while unanswered adds its query frames to counts[TC_UNANSWERED]. `p` as in `match_chunk`; the caller
-    guarantees room for len(idx) new rows.
+    (dns.retransmission_timer, 5 s): then it is a retransmission, which tshark shows without
+    dns.response_in even when the transaction is answered later. A response answers the latest
+    transaction with its id. counts[TC_UNANSWERED] gets the retransmitted query frames and the first
+    query frame of each transaction replaced while unanswered; the caller adds the transactions still
+    unanswered at the end. `p` as in `match_chunk`; the caller guarantees room for len(idx) new rows.
     """
     ts_ns, frame, dns_id, dns_flags = p[0], p[1], p[2], p[3]
     src_hi, src_lo, dst_hi, dst_lo, sport, dport = p[6], p[7], p[8], p[9], p[10], p[11]
@@ -286,16 +287,16 @@ def match_tshark(idx, p, conv, slots, keys, vals, counts, window_ns) -> None:  #
         ts = ts_ns[i]
         if r >= 0 and vals[r, T_ANSWERED] == 0 and ts - vals[r, T_TS] < window_ns:
             if vals[r, T_LAST] != frame[i]:  # a frame with several queries counts once
-                vals[r, T_FRAMES] += 1
+                counts[TC_UNANSWERED] += 1
                 vals[r, T_LAST] = frame[i]
             continue
         if r >= 0:
             if vals[r, T_ANSWERED] == 0:
-                counts[TC_UNANSWERED] += vals[r, T_FRAMES]
+                counts[TC_UNANSWERED] += 1
         else:
             r = counts[TC_OPEN]
             counts[TC_OPEN] = r + 1
             slots[s] = r
             keys[r, 0], keys[r, 1], keys[r, 2], keys[r, 3] = k0, k1, k2, k3
             keys[r, 4], keys[r, 5], keys[r, 6], keys[r, 7], keys[r, 8] = k4, k5, k6, ident, NAME_NONE
-        vals[r, T_TS], vals[r, T_ANSWERED], vals[r, T_FRAMES], vals[r, T_LAST] = ts, 0, 1, frame[i]
+        vals[r, T_TS], vals[r, T_ANSWERED], vals[r, T_LAST] = ts, 0, frame[i]

@@ -118,15 +118,23 @@ class DnsTcpReassembler:
         for port in TCP_DNS_PORTS:
             on_port |= (p.sport == port) | (p.dport == port)
         tcp = (p.ip_proto == _IPPROTO_TCP) & (p.l4_offset > 0) & (p.tcp_hdr_len > 0)
-        rows = np.flatnonzero(on_port & tcp)
+        moves = (p.payload_len > 0) | ((p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) != 0)  # not bare ACKs
+        rows = np.flatnonzero(on_port & tcp & moves)
         out_rows: list[int] = []
         heads: list[bytes] = []
         starts: list[int] = []  # where each message (after its length) starts in p.buf; -1: an earlier frame
         if rows.size:
             cols = (
-                rows.tolist(), p.src_hi[rows].tolist(), p.src_lo[rows].tolist(), p.sport[rows].tolist(),
-                p.dst_hi[rows].tolist(), p.dst_lo[rows].tolist(), p.dport[rows].tolist(),
-                p.seq[rows].tolist(), p.tcp_flags[rows].tolist(), p.payload_len[rows].tolist(),
+                rows.tolist(),
+                p.src_hi[rows].tolist(),
+                p.src_lo[rows].tolist(),
+                p.sport[rows].tolist(),
+                p.dst_hi[rows].tolist(),
+                p.dst_lo[rows].tolist(),
+                p.dport[rows].tolist(),
+                p.seq[rows].tolist(),
+                p.tcp_flags[rows].tolist(),
+                p.payload_len[rows].tolist(),
                 (p.data_offset[rows] + p.l4_offset[rows] + p.tcp_hdr_len[rows]).tolist(),
                 (p.data_offset[rows] + p.caplen[rows]).tolist(),
             )
