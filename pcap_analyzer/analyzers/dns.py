@@ -131,7 +131,11 @@ class DnsAnalyzer:
                 p.ts_ns, p.frame, p.dns_id, p.dns_flags, p.dns_qtype, p.dns_qname_offset,
                 p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.sport, p.dport, p.buf,
             )
-            self._match(idx, cols, f.conv)
+            # tshark matches a message only once it has dissected all of it: never one cut by the snapshot
+            # length (a query cut so has no dns.response_in, a response cut so answers nothing)
+            whole = p.caplen[idx] >= p.wirelen[idx]
+            self._t_counts[k.TC_UNANSWERED] += int(((p.dns_flags[idx[~whole]] & 0x8000) == 0).sum())
+            self._match(idx, cols, f.conv, idx[whole])
         if msgs is not None and len(msgs):
             r = msgs.row
             self._count_protocols(p.sport[r], p.dport[r], np.ones(r.size, np.bool_), msgs.dns_flags)
@@ -139,16 +143,19 @@ class DnsAnalyzer:
                 p.ts_ns[r], p.frame[r], msgs.dns_id, msgs.dns_flags, msgs.dns_qtype, msgs.qname_offset,
                 p.src_hi[r], p.src_lo[r], p.dst_hi[r], p.dst_lo[r], p.sport[r], p.dport[r], msgs.buf,
             )
-            self._match(np.arange(r.size, dtype=np.int64), cols, f.conv[r])
+            every = np.arange(r.size, dtype=np.int64)
+            self._match(every, cols, f.conv[r], every)
 
     def _match(
-        self, idx: npt.NDArray[np.int64], cols: tuple[np.ndarray, ...], conv: npt.NDArray[np.int64]
+        self, idx: npt.NDArray[np.int64], cols: tuple[np.ndarray, ...], conv: npt.NDArray[np.int64],
+        whole: npt.NDArray[np.int64],
     ) -> None:
-        """Match the messages `idx` of the columns `cols` (see `dns_kernel.match_chunk`)."""
+        """Match the messages `idx` of the columns `cols` (see `dns_kernel.match_chunk`); `whole`: those of
+        them that tshark's matching sees (`dns_kernel.match_tshark`)."""
         m = idx.size
         self._ensure(self.open_transactions + m)
         self._ensure_tshark(int(self._t_counts[k.TC_OPEN]) + m)
-        k.match_tshark(idx, cols, conv, self._t_slots, self._t_keys, self._t_vals, self._t_counts,
+        k.match_tshark(whole, cols, conv, self._t_slots, self._t_keys, self._t_vals, self._t_counts,
                        self.tshark_window_ns)
         kind = np.empty(m, np.int8)
         row = np.empty(m, np.int64)

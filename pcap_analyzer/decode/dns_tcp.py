@@ -29,7 +29,7 @@ import numpy.typing as npt
 from pcap_analyzer.decode.dns import DNS_LEN, DNS_PORT, MDNS_PORT, TCP_LENGTH_PREFIX
 from pcap_analyzer.decode.packets import TCP_FIN, TCP_RST, TCP_SYN, PacketTable
 
-TCP_DNS_PORTS = (DNS_PORT, MDNS_PORT)  # tshark 4.0 dissects DNS on TCP ports 53 and 5353 (not LLMNR's 5355)
+# tshark 4.0 dissects DNS on TCP ports 53 and 5353 (DNS_PORT, MDNS_PORT), not on LLMNR's 5355
 HEAD_BYTES = 1024  # kept of each message: its header and first question (a name is at most 255 bytes)
 _SEQ_MOD = 1 << 32
 _HALF = 1 << 31
@@ -114,12 +114,12 @@ class DnsTcpReassembler:
         """The messages completed in chunk `p`; also marks the frames that complete them in `p`'s DNS
         columns (`is_dns` and the first completed message's header; `dns_qname_offset` only when that
         message starts in the same frame, else 0)."""
-        on_port = np.zeros(len(p), np.bool_)
-        for port in TCP_DNS_PORTS:
-            on_port |= (p.sport == port) | (p.dport == port)
-        tcp = (p.ip_proto == _IPPROTO_TCP) & (p.l4_offset > 0) & (p.tcp_hdr_len > 0)
-        moves = (p.payload_len > 0) | ((p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) != 0)  # not bare ACKs
-        rows = np.flatnonzero(on_port & tcp & moves)
+        sport, dport = p.sport, p.dport
+        on_port = (sport == DNS_PORT) | (dport == DNS_PORT) | (sport == MDNS_PORT) | (dport == MDNS_PORT)
+        rows = np.flatnonzero(on_port)  # few rows: the other tests run on them only
+        tcp = (p.ip_proto[rows] == _IPPROTO_TCP) & (p.l4_offset[rows] > 0) & (p.tcp_hdr_len[rows] > 0)
+        moves = (p.payload_len[rows] > 0) | ((p.tcp_flags[rows] & (TCP_SYN | TCP_FIN | TCP_RST)) != 0)
+        rows = rows[tcp & moves]  # not bare ACKs
         out_rows: list[int] = []
         heads: list[bytes] = []
         starts: list[int] = []  # where each message (after its length) starts in p.buf; -1: an earlier frame
