@@ -166,19 +166,16 @@ class DnsTcpReassembler:
         if flags & TCP_SYN:
             seq = (seq + 1) % _SEQ_MOD
         done: list[tuple[int, bytes]] = []
-        if length:
-            ahead = (seq - st.next_seq) % _SEQ_MOD
-            if ahead >= _HALF:  # before the highest byte seen: a retransmission or out of order
-                data = b""
+        ahead = (seq - st.next_seq) % _SEQ_MOD
+        if length and ahead < _HALF:  # else before the highest byte seen: retransmitted or out of order
+            if ahead:  # bytes never captured
+                self._gap(st, ahead)
+            st.next_seq = (seq + length) % _SEQ_MOD
+            if len(data) < length:  # cut by the snapshot length: no reassembly
+                st.restart()
+                done = self._truncated(data, start)
             else:
-                if ahead:  # bytes never captured
-                    self._gap(st, ahead)
-                st.next_seq = (seq + length) % _SEQ_MOD
-                if len(data) < length:  # cut by the snapshot length: no reassembly
-                    st.restart()
-                    done = self._truncated(data, start)
-                else:
-                    done = self._consume(st, data, start)
+                done = self._consume(st, data, start)
         if flags & (TCP_FIN | TCP_RST):
             self._streams.pop(key, None)
         return done
