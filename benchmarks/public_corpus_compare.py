@@ -4,8 +4,9 @@ Usage: python benchmarks/public_corpus_compare.py [--corpus DIR] [--json OUT]
 
 A file agrees on a kind when every count of that kind is within max(2, 1 %) of tshark's (durations within
 1e-5 s). Kinds: duration (capture.duration_s), tcp (streams, SYN, SYN/ACK, RST and the tcp.analysis flags),
-dns (queries, responses). Prints, per kind, how many files agree, the whole-file agreement, and per figure
-how many checks (where either side is non-zero) disagree.
+dns (queries, responses, and tshark's unanswered figure: query frames without dns.response_in). Prints, per
+kind, how many files agree, the whole-file agreement, and per figure how many checks (where either side is
+non-zero) disagree.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def checks(path: Path, facts: dict) -> dict[str, tuple[float, float]]:
         out[f"tcp.{ours}"] = (getattr(r.tcp, ours), _dig(facts["tcp"], p))
     out["dns.queries"] = (r.dns.queries, facts["dns"]["queries"])
     out["dns.responses"] = (r.dns.responses, facts["dns"]["responses"])
+    out["dns.unanswered_query_frames"] = (r.dns.unanswered_query_frames, facts["dns"]["unanswered_queries"])
     return out
 
 

@@ -38,6 +38,7 @@ from pcap_analyzer.capture.open import CaptureReader, open_capture
 from pcap_analyzer.config import AnalysisConfig, resolve_config
 from pcap_analyzer.decode import decode_chunk
 from pcap_analyzer.decode.coverage import Coverage
+from pcap_analyzer.decode.dns_tcp import DnsTcpReassembler
 from pcap_analyzer.decode.packets import PacketTable, Undecoded
 from pcap_analyzer.decode.reassembly import IpReassembler
 from pcap_analyzer.diagnose.filters import add_filters
@@ -198,6 +199,7 @@ class _Pipeline:
         self.facts = _CaptureFacts()
         self.reassembler = IpReassembler()
         self.tracker = FlowTracker(tcp_idle_split_s=cfg.tcp_idle_split_s)
+        self.dns_tcp = DnsTcpReassembler()
         self.tcp = TcpAnalyzer(flagged_per_stream=cfg.max_flagged_packets, series_points=cfg.detail_points)
         self.dns = DnsAnalyzer(
             max_list=cfg.max_dns_examples, timeout_s=cfg.dns_timeout_s, slow_ms=cfg.dns_slow_ms,
@@ -257,12 +259,13 @@ class _Pipeline:
         self.early = tuple(a for a in self.streaming if a not in self.late)
 
     def prepare(self, chunk: RecordChunk) -> tuple[PacketTable, FlowAssignment]:
-        """Decode, reassemble IP fragments, count capture facts, assign flows, run the early analyzers (in the
-        read-ahead thread)."""
+        """Decode, reassemble IP fragments and DNS over TCP, count capture facts, assign flows, run the early
+        analyzers (in the read-ahead thread)."""
         packets = self.reassembler.apply(decode_chunk(chunk))
+        dns_tcp = self.dns_tcp.update(packets)
         self.facts.add(chunk, packets)
         flows = self.tracker.assign(packets)
-        batch = PacketBatch(packets, flows)
+        batch = PacketBatch(packets, flows, dns_tcp=dns_tcp)
         for analyzer in self.early:
             analyzer.update(batch)
         return packets, flows

@@ -13,7 +13,6 @@ from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_pla
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.decode.dns import DNS_PORT, LLMNR_PORT, MDNS_PORT
-from pcap_analyzer.decode.packets import PacketTable
 from pcap_analyzer.report.model import DnsMessageCounts, DnsQueryInfo, DnsServer, DnsSummary, Stats
 
 # Response times kept per server (8 KB each, up to max_servers), evenly thinned beyond: enough for a median
@@ -22,6 +21,10 @@ _SERVER_SAMPLES = 1024
 # DNS-format protocols counted apart (DnsSummary.by_protocol): unicast DNS over UDP and over TCP, multicast
 # DNS (RFC 6762) and LLMNR (RFC 4795), by port; and DNS over UDP on other ports, found by tshark's heuristic.
 PROTOCOLS = ("dns", "dns_tcp", "mdns", "llmnr", "dns_other_port")
+_TCP = 6
+# tshark's dns.retransmission_timer (default 5 s): a query re-sent with the same id within it, still
+# unanswered, is a retransmission of the first in tshark's matching (`unanswered_query_frames`)
+TSHARK_RETRANSMISSION_S = 5.0
 
 HIST_EDGES_MS = (
     0.0,
@@ -89,6 +92,11 @@ class DnsAnalyzer:
         self._keys = np.zeros((0, k.N_KEY), np.uint64)
         self._vals = np.zeros((0, k.N_VAL), np.int64)
         self._addrs = np.zeros((0, k.N_ADDR), np.uint64)
+        self.tshark_window_ns = int(TSHARK_RETRANSMISSION_S * NS)
+        self._t_slots = np.full(64, k.EMPTY, np.int64)
+        self._t_keys = np.zeros((0, k.N_KEY), np.uint64)
+        self._t_vals = np.zeros((0, k.N_TVAL), np.int64)
+        self._t_counts = np.zeros(2, np.int64)  # dns_kernel.TC_*
         self._srv_slots = np.full(1 << max(4, (2 * max_servers + 1).bit_length()), k.EMPTY, np.int64)
         self._srv_addr = np.zeros((max_servers, 2), np.uint64)
         self._srv_counts = np.zeros((max_servers, 3), np.int64)
@@ -109,29 +117,56 @@ class DnsAnalyzer:
         return int(self._counts[k.C_OPEN])
 
     def update(self, batch: PacketBatch) -> None:
-        """Add one chunk: one Numba pass over its DNS packets, then NumPy per outcome."""
+        """Add one chunk: its DNS packets (UDP, and TCP when the batch has no reassembled messages), then the
+        DNS messages reassembled from TCP (`batch.dns_tcp`); one Numba pass each, then NumPy per outcome."""
         p, f = batch.packets, batch.flows
         if len(p) and self._origin is None:
             self._origin = int(p.ts_ns[0])
-        idx = np.flatnonzero(p.is_dns)
+        msgs = batch.dns_tcp
+        dns = p.is_dns if msgs is None else p.is_dns & (p.ip_proto != _TCP)
+        idx = np.flatnonzero(dns)
+        if idx.size:
+            self._count_protocols(p.sport[idx], p.dport[idx], p.ip_proto[idx] == _TCP, p.dns_flags[idx])
+            cols = (
+                p.ts_ns, p.frame, p.dns_id, p.dns_flags, p.dns_qtype, p.dns_qname_offset,
+                p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.sport, p.dport, p.buf,
+            )
+            # tshark matches a message only once it has dissected all of it: never one cut by the snapshot
+            # length (a query cut so has no dns.response_in, a response cut so answers nothing)
+            whole = p.caplen[idx] >= p.wirelen[idx]
+            self._t_counts[k.TC_UNANSWERED] += int(((p.dns_flags[idx[~whole]] & 0x8000) == 0).sum())
+            self._match(idx, cols, f.conv, idx[whole])
+        if msgs is not None and len(msgs):
+            r = msgs.row
+            self._count_protocols(p.sport[r], p.dport[r], np.ones(r.size, np.bool_), msgs.dns_flags)
+            cols = (
+                p.ts_ns[r], p.frame[r], msgs.dns_id, msgs.dns_flags, msgs.dns_qtype, msgs.qname_offset,
+                p.src_hi[r], p.src_lo[r], p.dst_hi[r], p.dst_lo[r], p.sport[r], p.dport[r], msgs.buf,
+            )
+            every = np.arange(r.size, dtype=np.int64)
+            self._match(every, cols, f.conv[r], every)
+
+    def _match(
+        self, idx: npt.NDArray[np.int64], cols: tuple[np.ndarray, ...], conv: npt.NDArray[np.int64],
+        whole: npt.NDArray[np.int64],
+    ) -> None:
+        """Match the messages `idx` of the columns `cols` (see `dns_kernel.match_chunk`); `whole`: those of
+        them that tshark's matching sees (`dns_kernel.match_tshark`)."""
         m = idx.size
-        if m == 0:
-            return
-        self._count_protocols(p, idx)
         self._ensure(self.open_transactions + m)
+        self._ensure_tshark(int(self._t_counts[k.TC_OPEN]) + m)
+        k.match_tshark(whole, cols, conv, self._t_slots, self._t_keys, self._t_vals, self._t_counts,
+                       self.tshark_window_ns)
         kind = np.empty(m, np.int8)
         row = np.empty(m, np.int64)
         q_ts, q_frame, q_qtype, q_server = (np.zeros(m, np.int64) for _ in range(4))
         q_addr = np.zeros((m, k.N_ADDR), np.uint64)
-        cols = (
-            p.ts_ns, p.frame, p.dns_id, p.dns_flags, p.dns_qtype, p.dns_qname_offset,
-            p.src_hi, p.src_lo, p.dst_hi, p.dst_lo, p.sport, p.dport, p.buf,
-        )
         k.match_chunk(
-            idx, cols, f.conv, self._slots, self._keys, self._vals, self._addrs, self._counts,
+            idx, cols, conv, self._slots, self._keys, self._vals, self._addrs, self._counts,
             self._srv_slots, self._srv_addr, self._srv_counts, self._rcodes,
             kind, row, q_ts, q_frame, q_qtype, q_addr, q_server,
         )
+        ts_ns, dns_flags, qname_offset, buf = cols[0], cols[3], cols[5], cols[12]
         counted = np.bincount(kind, minlength=5)
         self.unsolicited += int(counted[k.UNSOLICITED])
         self.retransmitted_responses += int(counted[k.RETRANSMITTED_RESPONSE])
@@ -142,31 +177,33 @@ class DnsAnalyzer:
             self._srv_times.append(Sampler(_SERVER_SAMPLES, per_unit=1_000_000))
         new = kind == k.NEW_QUERY
         if new.any():
-            self._learn_names(q_addr[new, k.A_NAME], p.dns_qname_offset[idx[new]], p.buf)
+            self._learn_names(q_addr[new, k.A_NAME], qname_offset[idx[new]], buf)
             self._by_name.register(q_addr[new, k.A_NAME], self._names)
         asked = row[(kind == k.NEW_QUERY) | (kind == k.RETRANSMITTED_QUERY)]
         self._by_name.add(byname.QUERIES, self._addrs[asked, k.A_NAME])
         ans = np.flatnonzero(kind == k.ANSWER)
         if ans.size:
             i = idx[ans]
-            rcode = (p.dns_flags[i] & 0xF).astype(np.int64)
-            ns = p.ts_ns[i] - q_ts[ans]
+            rcode = (dns_flags[i] & 0xF).astype(np.int64)
+            ns = ts_ns[i] - q_ts[ans]
             ms = ns / 1e6
-            self._add_times(p.ts_ns[i], ns, ms, q_server[ans])
+            self._add_times(ts_ns[i], ns, ms, q_server[ans])
             self._by_name.add_answers(q_addr[ans, k.A_NAME], rcode, ms, self.slow_ms)
             q = (q_ts[ans], q_frame[ans], q_qtype[ans], q_addr[ans], rcode, ms)
             self._add_errors(q)
             self._add_slowest(q)
         if self.open_transactions > self.max_open:
             self._purge()
+        if int(self._t_counts[k.TC_OPEN]) > self.max_open:
+            self._purge_tshark()
 
-    def _count_protocols(self, p: PacketTable, idx: npt.NDArray[np.int64]) -> None:
-        sport, dport = p.sport[idx], p.dport[idx]
-        other = (p.ip_proto[idx] == 17) & (sport != DNS_PORT) & (dport != DNS_PORT)
-        proto = np.where(p.ip_proto[idx] == 6, 1, np.where(other, 4, 0))
-        proto = np.where((sport == MDNS_PORT) | (dport == MDNS_PORT), 2, proto)
+    def _count_protocols(self, sport: npt.NDArray[np.uint16], dport: npt.NDArray[np.uint16],
+                         tcp: npt.NDArray[np.bool_], flags: npt.NDArray[np.uint16]) -> None:
+        other = ~tcp & (sport != DNS_PORT) & (dport != DNS_PORT)  # found by the UDP heuristic
+        proto = np.where((sport == MDNS_PORT) | (dport == MDNS_PORT), 2, np.where(other, 4, 0))
         proto = np.where((sport == LLMNR_PORT) | (dport == LLMNR_PORT), 3, proto)
-        qr = (p.dns_flags[idx] >> 15).astype(np.int64)
+        proto = np.where(tcp, 1, proto)  # tshark dissects TCP port 5353 as DNS, not mDNS
+        qr = (flags >> 15).astype(np.int64)
         self._by_protocol += np.bincount(proto * 2 + qr, minlength=2 * len(PROTOCOLS)).reshape(-1, 2)
 
     def _ensure(self, rows: int) -> None:
@@ -179,6 +216,31 @@ class DnsAnalyzer:
         if 2 * rows > self._slots.shape[0]:
             self._slots = np.full(1 << (2 * rows).bit_length(), k.EMPTY, np.int64)
             k.rebuild(self._slots, self._keys, self.open_transactions)
+
+    def _ensure_tshark(self, rows: int) -> None:
+        """Room for `rows` of tshark's transactions, with their slot table at most half full."""
+        if rows > self._t_keys.shape[0]:
+            size = max(rows, 1024)
+            self._t_keys = grow_in_place(self._t_keys, size)
+            self._t_vals = grow_in_place(self._t_vals, size)
+        if 2 * rows > self._t_slots.shape[0]:
+            self._t_slots = np.full(1 << (2 * rows).bit_length(), k.EMPTY, np.int64)
+            k.rebuild(self._t_slots, self._t_keys, int(self._t_counts[k.TC_OPEN]))
+
+    def _purge_tshark(self) -> None:
+        """Forget tshark's transactions opened more than `stale_s` before the latest message (counting the
+        unanswered ones): tshark keeps them all, so a response that late is ignored here."""
+        n = int(self._t_counts[k.TC_OPEN])
+        vals = self._t_vals[:n]
+        stale = vals[:, k.T_TS] < int(self._counts[k.C_LATEST]) - self.stale_ns
+        self._t_counts[k.TC_UNANSWERED] += int((stale & (vals[:, k.T_ANSWERED] == 0)).sum())
+        keep = np.flatnonzero(~stale)
+        m = keep.size
+        self._t_keys[:m] = self._t_keys[keep]
+        self._t_vals[:m] = self._t_vals[keep]
+        self._t_counts[k.TC_OPEN] = m
+        self._t_slots.fill(k.EMPTY)
+        k.rebuild(self._t_slots, self._t_keys, m)
 
     def _learn_names(self, hashes: npt.NDArray[np.uint64], offsets: npt.NDArray[np.uint32],
                      buf: npt.NDArray[np.uint8]) -> None:
@@ -311,6 +373,9 @@ class DnsAnalyzer:
         self._close_unanswered(open_rows[np.argsort(vals[open_rows, k.V_FRAME], kind="stable")])
         self._counts[k.C_OPEN] = 0
         self._slots.fill(k.EMPTY)
+        t_vals = self._t_vals[: int(self._t_counts[k.TC_OPEN])]
+        unanswered_frames = int(self._t_counts[k.TC_UNANSWERED])
+        unanswered_frames += int((t_vals[:, k.T_ANSWERED] == 0).sum())
         servers = [
             DnsServer(
                 server=format_addr(self._srv_addr[i, 0], self._srv_addr[i, 1]),
@@ -332,6 +397,7 @@ class DnsAnalyzer:
             queries=self.queries,
             responses=self.responses,
             unanswered=self.unanswered,
+            unanswered_query_frames=unanswered_frames,
             pending_at_end=self.pending,
             slow_answers=self.slow_answers,
             retransmitted_queries=self.retransmitted_queries,

@@ -33,6 +33,12 @@ C_OPEN, C_SEQ, C_LATEST, C_SERVERS = range(4)
 UNSOLICITED, RETRANSMITTED_RESPONSE, ANSWER, RETRANSMITTED_QUERY, NEW_QUERY = range(5)
 # per-server counters (`srv_counts`)
 SRV_QUERIES, SRV_UNANSWERED, SRV_ERRORS = range(3)
+# tshark's transactions (`match_tshark`): keys as above with K_NAME = 0; values: first query's time,
+# answered, last query frame
+T_TS, T_ANSWERED, T_LAST = range(3)
+N_TVAL = 3
+# tshark counters (`t_counts`): transactions kept, query frames found without dns.response_in so far
+TC_OPEN, TC_UNANSWERED = range(2)
 
 _HEADER = 12
 _WINDOW = 2048
@@ -162,6 +168,20 @@ def _server_id(srv_slots, srv_addr, counts, hi, lo) -> int:  # noqa: ANN001
 
 
 @kernel
+def _conv_key(c, shi, slo, sport, dhi, dlo, dport):  # noqa: ANN001, ANN202
+    """The first 7 key columns of a message: its conversation (+1), or without one the canonical address
+    pair (lower endpoint, higher endpoint)."""
+    if c >= 0:
+        z = np.uint64(0)
+        return np.uint64(c + 1), z, z, z, z, z, z
+    a0, a1, a2 = np.uint64(shi), np.uint64(slo), np.uint64(sport)
+    b0, b1, b2 = np.uint64(dhi), np.uint64(dlo), np.uint64(dport)
+    if b0 < a0 or (b0 == a0 and (b1 < a1 or (b1 == a1 and b2 < a2))):
+        a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
+    return np.uint64(0), a0, a1, a2, b0, b1, b2
+
+
+@kernel
 def match_chunk(  # noqa: ANN201
     idx, p, conv, slots, keys, vals, addrs, counts, srv_slots, srv_addr, srv_counts, rcodes,
     kind, q_row, q_ts, q_frame, q_qtype, q_addr, q_server,
@@ -184,16 +204,9 @@ def match_chunk(  # noqa: ANN201
         qoff = np.int64(qname_off[i])
         ident = np.uint64(dns_id[i]) | (qtype << np.uint64(16)) | (qclass_at(buf, qoff) << np.uint64(32))
         name = name_hash(buf, qoff)
-        c = conv[i]
-        if c >= 0:
-            k0, k1, k2, k3, k4, k5, k6 = np.uint64(c + 1), np.uint64(0), np.uint64(0), np.uint64(0), \
-                np.uint64(0), np.uint64(0), np.uint64(0)
-        else:  # no conversation: the canonical address pair, as (lower endpoint, higher endpoint)
-            a0, a1, a2 = np.uint64(src_hi[i]), np.uint64(src_lo[i]), np.uint64(sport[i])
-            b0, b1, b2 = np.uint64(dst_hi[i]), np.uint64(dst_lo[i]), np.uint64(dport[i])
-            if b0 < a0 or (b0 == a0 and (b1 < a1 or (b1 == a1 and b2 < a2))):
-                a0, a1, a2, b0, b1, b2 = b0, b1, b2, a0, a1, a2
-            k0, k1, k2, k3, k4, k5, k6 = np.uint64(0), a0, a1, a2, b0, b1, b2
+        k0, k1, k2, k3, k4, k5, k6 = _conv_key(
+            conv[i], src_hi[i], src_lo[i], sport[i], dst_hi[i], dst_lo[i], dport[i]
+        )
         s, r = _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, ident, name)
         q_row[j] = r
         if dns_flags[i] & 0x8000:
@@ -244,3 +257,46 @@ def _copy(j, r, vals, addrs, q_ts, q_frame, q_qtype, q_addr, q_server) -> None: 
         vals[r, V_SERVER]
     for k in range(N_ADDR):
         q_addr[j, k] = addrs[r, k]
+
+
+@kernel
+def match_tshark(idx, p, conv, slots, keys, vals, counts, window_ns) -> None:  # noqa: ANN001
+    """tshark 4.0's own matching (packet-dns.c), for its figure of query frames without dns.response_in.
+
+    Per conversation and DNS id (the question is not compared): a query opens a transaction, unless the
+    latest transaction with its id is unanswered and was opened less than `window_ns` before
+    (dns.retransmission_timer, 5 s): then it is a retransmission, which tshark shows without
+    dns.response_in even when the transaction is answered later. A response answers the latest
+    transaction with its id. counts[TC_UNANSWERED] gets the retransmitted query frames and the first
+    query frame of each transaction replaced while unanswered; the caller adds the transactions still
+    unanswered at the end. `p` as in `match_chunk`; the caller guarantees room for len(idx) new rows.
+    """
+    ts_ns, frame, dns_id, dns_flags = p[0], p[1], p[2], p[3]
+    src_hi, src_lo, dst_hi, dst_lo, sport, dport = p[6], p[7], p[8], p[9], p[10], p[11]
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        k0, k1, k2, k3, k4, k5, k6 = _conv_key(
+            conv[i], src_hi[i], src_lo[i], sport[i], dst_hi[i], dst_lo[i], dport[i]
+        )
+        ident = np.uint64(dns_id[i])
+        s, r = _key_slot(slots, keys, k0, k1, k2, k3, k4, k5, k6, ident, NAME_NONE)
+        if dns_flags[i] & 0x8000:
+            if r >= 0:
+                vals[r, T_ANSWERED] = 1
+            continue
+        ts = ts_ns[i]
+        if r >= 0 and vals[r, T_ANSWERED] == 0 and ts - vals[r, T_TS] < window_ns:
+            if vals[r, T_LAST] != frame[i]:  # a frame with several queries counts once
+                counts[TC_UNANSWERED] += 1
+                vals[r, T_LAST] = frame[i]
+            continue
+        if r >= 0:
+            if vals[r, T_ANSWERED] == 0:
+                counts[TC_UNANSWERED] += 1
+        else:
+            r = counts[TC_OPEN]
+            counts[TC_OPEN] = r + 1
+            slots[s] = r
+            keys[r, 0], keys[r, 1], keys[r, 2], keys[r, 3] = k0, k1, k2, k3
+            keys[r, 4], keys[r, 5], keys[r, 6], keys[r, 7], keys[r, 8] = k4, k5, k6, ident, NAME_NONE
+        vals[r, T_TS], vals[r, T_ANSWERED], vals[r, T_LAST] = ts, 0, frame[i]

@@ -11,6 +11,7 @@ Conventions (truncated is not malformed):
   TCP, udp.length - 8 for UDP, the bytes after the 8-byte header for ICMP.
 - A bad TCP data offset (< 20 or beyond the IP payload) gives BAD_L4_HEADER with ports, seq, ack, flags and
   window still filled, as tshark shows them.
+- DNS is decoded here over UDP only; DNS over TCP needs the byte stream (`decode.dns_tcp`).
 """
 
 from __future__ import annotations
@@ -26,15 +27,7 @@ from pcap_analyzer.decode.codes import (
     OTHER_L4,
     TRUNCATED_L4,
 )
-from pcap_analyzer.decode.dns import (
-    DNS_LEN,
-    DNS_PORT,
-    LLMNR_PORT,
-    MDNS_PORT,
-    TCP_LENGTH_PREFIX,
-    decode_dns,
-    looks_like_udp_dns,
-)
+from pcap_analyzer.decode.dns import DNS_PORT, LLMNR_PORT, MDNS_PORT, decode_dns, looks_like_udp_dns
 from pcap_analyzer.decode.encap import ENCAP_IPV4, ENCAP_IPV6, push_layers
 from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.icmp import ICMP_CODE, ICMP_LEN, ICMP_MIN, ICMP_TYPE
@@ -81,22 +74,6 @@ def _is_dns_port(sport: int, dport: int) -> bool:
         or sport == LLMNR_PORT
         or dport == LLMNR_PORT
     )
-
-
-@kernel
-def _starts_tcp_dns_message(buf: np.ndarray, p: int, end: int, segment_len: int) -> bool:
-    """Whether a TCP segment's payload at buf[p] starts a DNS message (RFC 1035 4.2.2: a 2-byte length,
-    then the message). A segment in the middle of a long message, or a non-DNS stream on port 53, is not
-    one: the length must be a whole message that fits the segment, or one that continues in later segments
-    and holds exactly one question (as every standard query and its answer do)."""
-    if p + TCP_LENGTH_PREFIX + DNS_LEN > end:
-        return False
-    length = be16(buf, p)
-    if length < DNS_LEN:
-        return False
-    if length + TCP_LENGTH_PREFIX <= segment_len:
-        return True
-    return be16(buf, p + TCP_LENGTH_PREFIX + 4) == 1  # QDCOUNT
 
 
 @kernel
@@ -268,22 +245,6 @@ def decode_packets(
                     sack_count,
                     sack_left,
                     sack_right,
-                )
-            if _is_dns_port(sport[i], dport[i]) and _starts_tcp_dns_message(
-                buf, l4 + hlen, end, ip_payload - hlen
-            ):
-                decode_dns(
-                    buf,
-                    l4 + hlen + TCP_LENGTH_PREFIX,
-                    end,
-                    i,
-                    is_dns,
-                    dns_id,
-                    dns_flags,
-                    dns_qdcount,
-                    dns_ancount,
-                    dns_qtype,
-                    dns_qname_offset,
                 )
         elif proto == IPPROTO_UDP:
             if avail < UDP_LEN:

@@ -112,7 +112,10 @@ class PacketTable:
     sack_right: npt.NDArray[np.uint32]  # shape (n, MAX_SACK_BLOCKS)
     icmp_type: npt.NDArray[np.uint8]
     icmp_code: npt.NDArray[np.uint8]
-    is_dns: npt.NDArray[np.bool_]  # DNS header decoded: ports 53, 5353 (mDNS), 5355 (LLMNR), UDP heuristic
+    # UDP (port 53, mDNS 5353, LLMNR 5355, other ports by tshark's heuristic): a DNS header decoded;
+    # TCP (53, 5353): the frame completes a DNS message (decode.dns_tcp fills these columns with the first
+    # such message)
+    is_dns: npt.NDArray[np.bool_]
     dns_id: npt.NDArray[np.uint16]
     dns_flags: npt.NDArray[np.uint16]  # QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE as on the wire
     dns_qdcount: npt.NDArray[np.uint16]

@@ -161,6 +161,8 @@ class DnsSummary(_Model):
     queries: int = 0
     responses: int = 0
     unanswered: int = 0  # no answer within dns_timeout_s (pending_at_end apart)
+    # tshark's figure: query frames without dns.response_in (its id-only matching, 5-second window)
+    unanswered_query_frames: int = 0
     pending_at_end: int = 0  # sent less than dns_timeout_s before the capture ended, no answer seen yet
     slow_answers: int = 0  # answers slower than dns_slow_ms
     retransmitted_queries: int = 0

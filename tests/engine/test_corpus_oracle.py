@@ -127,6 +127,8 @@ def test_dns_matches_tshark(case: tuple[AnalysisResult, dict[str, Any]]) -> None
     assert merged >= 0
     waiting = dns.unanswered + dns.pending_at_end
     assert abs(waiting - od["unanswered_queries_excluding_retransmissions"]) <= merged
+    # tshark's own figure, by its own matching: exact
+    assert dns.unanswered_query_frames == od["unanswered_queries"]
     assert dns.rcodes == {RCODE_NAMES.get(k, k): v for k, v in od["rcodes"].items()}
     _check_stats(dns.response_time_ms, od["time_s"], ("median", "p95"))
 

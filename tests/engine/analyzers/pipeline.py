@@ -17,6 +17,7 @@ from pcap_analyzer.analyzers.protocols import ProtocolAnalyzer
 from pcap_analyzer.analyzers.talkers import TalkersAnalyzer
 from pcap_analyzer.analyzers.throughput import ThroughputAnalyzer
 from pcap_analyzer.batch import PacketBatch
+from pcap_analyzer.decode.dns_tcp import DnsTcpReassembler
 from pcap_analyzer.decode.reassembly import IpReassembler
 from pcap_analyzer.flows.model import FlowTable
 
@@ -60,12 +61,13 @@ def run(path: Path, *, chunk_bytes: int | None = None, analyzers: Analyzers | No
     tcp_mod = pytest.importorskip("pcap_analyzer.tcp.analyzer")
     an = analyzers or Analyzers()
     kwargs = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
-    tracker, tcp = tracker_mod.FlowTracker(), tcp_mod.TcpAnalyzer()
+    tracker, tcp, dns_tcp = tracker_mod.FlowTracker(), tcp_mod.TcpAnalyzer(), DnsTcpReassembler()
     reassembler = IpReassembler()
     with open_mod.open_capture(path, **kwargs) as reader:
         for chunk in reader:
             packets = reassembler.apply(decode_mod.decode_chunk(chunk))
+            messages = dns_tcp.update(packets)
             flows = tracker.assign(packets)
-            an.update(PacketBatch(packets, flows, tcp.update(packets, flows)))
+            an.update(PacketBatch(packets, flows, tcp.update(packets, flows), messages))
     an.flows = tracker.table()
     return an

@@ -14,6 +14,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 from pcap_analyzer.decode.dns import read_dns_name
+from pcap_analyzer.decode.dns_tcp import DnsTcpReassembler
 from tests.engine.builders import records_from_scapy, write_pcap
 from tests.engine.decode.chunks import decode
 
@@ -25,6 +26,8 @@ def test_dns_over_udp_and_tcp() -> None:
     tcp = Ether() / IP() / TCP(sport=40001, dport=53, flags="PA") / (struct.pack("!H", len(msg)) + msg)
     mdns = Ether() / IP() / UDP(sport=5353, dport=5353) / DNS(id=0, qr=1, qd=DNSQR(qname="x.local"))
     t = decode([udp, tcp, mdns])
+    assert list(t.is_dns) == [True, False, True]  # TCP needs the stream: decode.dns_tcp marks it
+    assert len(DnsTcpReassembler().update(t)) == 1
     assert list(t.is_dns) == [True, True, True]
     assert list(t.dns_id) == [0x1234, 0x1234, 0]
     assert list(t.dns_qtype) == [28, 28, 1] and list(t.dns_qdcount) == [1, 1, 1]
