@@ -12,7 +12,8 @@ from pcap_analyzer.analyzers import dns_kernel as k
 from pcap_analyzer.analyzers.common import NS, Sampler, format_addr, grow_in_place
 from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
-from pcap_analyzer.decode.dns import DNS_PORT, LLMNR_PORT, MDNS_PORT
+from pcap_analyzer.decode.dns import DNS_PORT, LLMNR_PORT, MDNS_PORT, messages_fit
+from pcap_analyzer.decode.packets import PacketTable
 from pcap_analyzer.report.model import DnsMessageCounts, DnsQueryInfo, DnsServer, DnsSummary, Stats
 
 # Response times kept per server (8 KB each, up to max_servers), evenly thinned beyond: enough for a median
@@ -22,6 +23,7 @@ _SERVER_SAMPLES = 1024
 # DNS (RFC 6762) and LLMNR (RFC 4795), by port; and DNS over UDP on other ports, found by tshark's heuristic.
 PROTOCOLS = ("dns", "dns_tcp", "mdns", "llmnr", "dns_other_port")
 _TCP = 6
+UDP_HEADER = 8
 # tshark's dns.retransmission_timer (default 5 s): a query re-sent with the same id within it, still
 # unanswered, is a retransmission of the first in tshark's matching (`unanswered_query_frames`)
 TSHARK_RETRANSMISSION_S = 5.0
@@ -133,7 +135,9 @@ class DnsAnalyzer:
             )
             # tshark matches a message only once it has dissected all of it: never one cut by the snapshot
             # length (a query cut so has no dns.response_in, a response cut so answers nothing)
-            whole = p.caplen[idx] >= p.wirelen[idx]
+            # tshark shows no dns.response_in on a query it could not dissect whole, answered or not
+            response = (p.dns_flags[idx] & 0x8000) != 0
+            whole = (p.caplen[idx] >= p.wirelen[idx]) & (response | self._well_formed(p, idx))
             self._t_counts[k.TC_UNANSWERED] += int(((p.dns_flags[idx[~whole]] & 0x8000) == 0).sum())
             self._match(idx, cols, f.conv, idx[whole])
         if msgs is not None and len(msgs):
@@ -145,6 +149,21 @@ class DnsAnalyzer:
             )
             every = np.arange(r.size, dtype=np.int64)
             self._match(every, cols, f.conv[r], every)
+
+    @staticmethod
+    def _well_formed(p: PacketTable, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Per DNS row: whether its message holds all it counts (`decode.dns.messages_fit`) and its UDP
+        length is not beyond the datagram (UDP rows; TCP ones are taken as they are)."""
+        out = np.ones(idx.size, np.bool_)
+        udp = np.flatnonzero(p.ip_proto[idx] != _TCP)
+        rows = idx[udp]
+        start = p.data_offset[rows] + p.l4_offset[rows].astype(np.int64) + UDP_HEADER
+        end = np.minimum(start + p.payload_len[rows].astype(np.int64), p.data_offset[rows] + p.caplen[rows])
+        fits = np.empty(rows.size, np.bool_)
+        messages_fit(p.buf, start, end, fits)
+        length = (p.buf[start - 4].astype(np.int64) << 8) | p.buf[start - 3]  # the UDP length field
+        out[udp] = fits & (length - UDP_HEADER <= p.payload_len[rows])
+        return out
 
     def _match(
         self, idx: npt.NDArray[np.int64], cols: tuple[np.ndarray, ...], conv: npt.NDArray[np.int64],

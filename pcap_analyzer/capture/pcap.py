@@ -70,6 +70,15 @@ def parse_global_header(head: bytes, name: str) -> PcapHeader:
 
 
 @kernel
+def _subsecond_ns(frac: int, frac_ns: int) -> int:
+    """The record's sub-second field in ns, as Wireshark's wiretap reads it: times its unit in 32 bits, as a
+    signed number. Equal to frac * frac_ns for every valid field (< 1 s); an out-of-range one (a damaged or
+    crafted record) then gives tshark's and capinfos' time, not a time seconds or hours away."""
+    v = (frac * frac_ns) & 0xFFFFFFFF
+    return v - 0x1_0000_0000 if v >= 0x8000_0000 else v
+
+
+@kernel
 def walk_pcap(
     buf: npt.NDArray[np.uint8],
     pos: int,
@@ -98,7 +107,7 @@ def walk_pcap(
         off[n] = pos + hdr_len
         cap[n] = incl
         wire[n] = u32(buf, pos + 12, swapped)
-        ts[n] = u32(buf, pos, swapped) * 1_000_000_000 + u32(buf, pos + 4, swapped) * frac_ns
+        ts[n] = u32(buf, pos, swapped) * 1_000_000_000 + _subsecond_ns(u32(buf, pos + 4, swapped), frac_ns)
         n += 1
         pos += hdr_len + incl
     return n, pos, STATUS_BUDGET

@@ -29,6 +29,10 @@ MDNS_PORT = 5353  # RFC 6762
 LLMNR_PORT = 5355  # RFC 4795 (DNS message format)
 TCP_LENGTH_PREFIX = 2  # DNS over TCP: 2-byte message length first (RFC 1035 4.2.2)
 LABEL_POINTER = 0xC0  # compression pointer marker (RFC 1035 4.1.4)
+LABEL_EXTENDED = 0x40  # extended label type (RFC 6891 5); 0x80 is reserved
+LABEL_BITSTRING = 0x41  # the binary label of RFC 2673, which tshark still reads
+# RR types whose RDATA holds domain names tshark reads: NS, CNAME, PTR, MX (after its preference), SOA (two)
+RR_NS, RR_CNAME, RR_SOA, RR_PTR, RR_MX = 2, 5, 6, 12, 15
 MAX_NAME_LENGTH = 255  # RFC 1035 2.3.4
 MAX_POINTERS = 32
 
@@ -83,9 +87,18 @@ def decode_dns(
     dns_ancount: np.ndarray,
     dns_qtype: np.ndarray,
     dns_qname_offset: np.ndarray,
+    message_end: int,
 ) -> None:
-    """DNS header at buf[p] (captured bytes end at `end`) into row i; nothing when the header is cut."""
+    """DNS header at buf[p] (captured bytes end at `end`, the message at `message_end`) into row i.
+
+    A header cut by the capture (snap length, or a cut first fragment) that still holds the id and flags is
+    a DNS message with those alone, as tshark shows it (dns.flags.response is there); a message itself too
+    short for the header is nothing."""
     if p + DNS_LEN > end:
+        if p + DNS_FLAGS + 2 <= end < message_end:
+            is_dns[i] = True
+            dns_id[i] = be16(buf, p + DNS_ID)
+            dns_flags[i] = be16(buf, p + DNS_FLAGS)
         return
     is_dns[i] = True
     dns_id[i] = be16(buf, p + DNS_ID)
@@ -115,6 +128,91 @@ def decode_dns(
         return
     if q + 2 <= end:
         dns_qtype[i] = be16(buf, q)
+
+
+@kernel
+def _name_end(buf: np.ndarray, msg: int, q: int, end: int) -> int:
+    """Offset after the domain name at buf[q] of the DNS message buf[msg:end]; -1 when the name is
+    malformed as tshark reads it: it runs past `end`, uses the reserved label type (10xxxxxx) or a
+    compression pointer outside the message. A compression pointer's target is read too (up to 128 labels
+    in all); an extended label type (01xxxxxx) ends the name after its byte ("<Unknown extended label>")."""
+    after = -1
+    for _ in range(128):  # at most 127 labels fit the 255 bytes of a name
+        if q >= end:
+            return -1
+        n = np.int64(buf[q])
+        if n == 0:
+            return q + 1 if after < 0 else after
+        kind = n & LABEL_POINTER
+        if kind == LABEL_POINTER:
+            if q + 2 > end:
+                return -1
+            target = msg + (((n & 0x3F) << 8) | np.int64(buf[q + 1]))
+            if after < 0:
+                after = q + 2
+            if target >= end:
+                return -1
+            q = target
+            continue
+        if n == LABEL_BITSTRING:  # RFC 2673: a count of bits, then the bits
+            if q + 2 > end:
+                return -1
+            bits = np.int64(buf[q + 1]) or 256
+            q += 2 + (bits + 7) // 8
+            continue
+        if kind == LABEL_EXTENDED:
+            return q + 1 if after < 0 else after
+        if kind != 0:
+            return -1
+        q += 1 + n
+    return after  # a pointer loop: tshark stops reading it, the message goes on
+
+
+@kernel
+def messages_fit(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray) -> None:
+    """out[j]: whether the DNS message buf[starts[j]:ends[j]] holds every question and resource record its
+    header counts (names, fixed fields, RDATA of its stated length), as tshark dissects it: on a query that
+    does not (a malformed packet), tshark shows no dns.response_in even when it is answered."""
+    for j in range(starts.shape[0]):
+        p, end = np.int64(starts[j]), np.int64(ends[j])
+        out[j] = False
+        if p + DNS_LEN > end:
+            continue
+        q = p + DNS_LEN
+        for _ in range(be16(buf, p + DNS_QDCOUNT)):
+            q = _name_end(buf, p, q, end)
+            if q < 0 or q + 4 > end:
+                q = -1
+                break
+            q += 4  # type, class
+        if q < 0:
+            continue
+        records = be16(buf, p + DNS_ANCOUNT) + be16(buf, p + DNS_NSCOUNT) + be16(buf, p + DNS_ARCOUNT)
+        for _ in range(records):
+            q = _name_end(buf, p, q, end)
+            if q < 0 or q + 10 > end:  # type, class, TTL, RDLENGTH
+                q = -1
+                break
+            rtype, rdata = be16(buf, q), q + 10
+            q = rdata + be16(buf, q + 8)
+            if q > end or not _rdata_names_fit(buf, p, rtype, rdata, end):
+                q = -1
+                break
+        out[j] = q >= 0
+
+
+@kernel
+def _rdata_names_fit(buf: np.ndarray, msg: int, rtype: int, rdata: int, end: int) -> bool:
+    """Whether the domain names in the RDATA of an NS, CNAME, PTR, MX or SOA record read within the
+    message, as tshark reads them (other types: True)."""
+    if rtype == RR_NS or rtype == RR_CNAME or rtype == RR_PTR:
+        return _name_end(buf, msg, rdata, end) >= 0
+    if rtype == RR_MX:
+        return _name_end(buf, msg, rdata + 2, end) >= 0
+    if rtype == RR_SOA:
+        q = _name_end(buf, msg, rdata, end)
+        return q >= 0 and _name_end(buf, msg, q, end) >= 0
+    return True
 
 
 @kernel

@@ -271,6 +271,7 @@ def decode_packets(
                     dns_ancount,
                     dns_qtype,
                     dns_qname_offset,
+                    l4 + UDP_LEN + np.int64(payload_len[i]),
                 )
         elif proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6:
             if avail >= 2:

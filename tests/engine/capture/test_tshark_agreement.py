@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -61,3 +62,29 @@ def test_timestamps_lengths_and_interfaces_match_tshark(tmp_path: Path, big_endi
         assert ts == int(Decimal(t_epoch) * 1_000_000_000)
         assert (len(data), wirelen) == (int(t_cap), int(t_len))
         assert linktype == ifaces[int(t_if)].linktype == ifaces[r.iface].linktype
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_out_of_range_microseconds_read_as_tshark_does(tmp_path: Path) -> None:
+    """Classic pcap records whose microsecond field is 1 s or more (damaged or crafted files): Wireshark's
+    wiretap multiplies it by 1,000 in 32 bits; our times between records equal tshark's (its relative
+    times are normalised, unlike its printed epochs of such records). Valid records come first: wiretap
+    guesses the pcap variant from the first ones."""
+    base = 1_418_145_369
+    fields = [(base, 100), (base, 200_000), (base, 999_999), (base + 1, 1_000_000), (base + 1, 2_147_483_648),
+              (base + 1, 500_000)]
+    frame = bytes(60)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for sec, usec in fields:
+        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+    p = tmp_path / "usec.pcap"
+    p.write_bytes(b"".join(out))
+    rel = subprocess.run(
+        [TSHARK or "tshark", "-r", str(p), "-T", "fields", "-e", "frame.time_relative"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()
+    ours, _ = read_rows(p)
+    assert len(rel) == len(ours) == len(fields)
+    got = [Decimal(ts - ours[0][0]) / Decimal(10**9) for ts, *_ in ours]
+    assert got == [Decimal(x) for x in rel]
+    assert got[3] > got[2] + 1  # the 1,000,000 us field is a whole second, not wrapped

@@ -38,10 +38,14 @@ def test_dns_over_udp_and_tcp() -> None:
         assert off - int(t.data_offset[i]) == start + 12
 
 
-def test_dns_header_cut_by_caplen_is_not_decoded() -> None:
+def test_dns_header_cut_by_caplen_keeps_what_was_captured() -> None:
+    """As tshark: a header cut after the id and flags is a DNS message with those (its QR bit counts it),
+    cut before them it is none; the counts and the question need the whole header."""
     pkt = Ether() / IP() / UDP(dport=53) / DNS(id=9, qd=DNSQR(qname="a.b"))
-    t = decode([pkt, pkt], caplens=[14 + 20 + 8 + 11, 14 + 20 + 8 + 12])
-    assert list(t.is_dns) == [False, True] and t.dns_qname_offset[1] == 0 and t.dns_qtype[1] == 0
+    t = decode([pkt, pkt, pkt], caplens=[14 + 20 + 8 + 3, 14 + 20 + 8 + 11, 14 + 20 + 8 + 12])
+    assert list(t.is_dns) == [False, True, True]
+    assert t.dns_id[1] == 9 and t.dns_qdcount[1] == 0 and t.dns_qname_offset[1] == 0
+    assert t.dns_qdcount[2] == 1 and t.dns_qname_offset[2] == 0 and t.dns_qtype[2] == 0
 
 
 def test_read_dns_name_compression_and_loops() -> None:
