@@ -6,7 +6,8 @@ A file agrees on a kind when every count of that kind is within max(2, 1 %) of t
 1e-5 s). Kinds: duration (capture.duration_s), tcp (streams, SYN, SYN/ACK, RST and the tcp.analysis flags),
 dns (queries, responses, and tshark's unanswered figure: query frames without dns.response_in). Prints, per
 kind, how many files agree, the whole-file agreement, and per figure how many checks (where either side is
-non-zero) disagree.
+non-zero) disagree; the agreement over all checks also for the counts alone (issue 16's measure: every count
+within max(2, 1 %)) and for the durations alone.
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ def main() -> None:
             agreeing += ok
     share = 100 * agreeing / max(total, 1)
     print(f"checks where either side is non-zero: {agreeing} of {total} agree ({share:.2f} %)")
+    seen = sum(v[0] for f, v in per_field.items() if f != "duration")
+    ok = sum(v[1] for f, v in per_field.items() if f != "duration")
+    dur_seen, dur_ok = per_field.get("duration", [0, 0])
+    print(f"  of them counts (within max(2, 1 %)): {ok} of {seen} agree ({100 * ok / max(seen, 1):.2f} %); "
+          f"durations (within 10 us): {dur_ok} of {dur_seen}")
     for field, (seen, ok) in sorted(per_field.items(), key=lambda kv: kv[1][1] - kv[1][0]):
         if seen != ok:
             print(f"  {field:28s} {seen - ok:4d} of {seen:4d} disagree")
