@@ -13,14 +13,7 @@ from pcap_analyzer.decode.codes import L3_IPV4, L3_NONE, OK
 from pcap_analyzer.decode.fields import be16, be32
 from pcap_analyzer.decode.ipv4 import IP_ID, IP_LEN, IP_PROTO, decode_ipv4
 from pcap_analyzer.decode.ipv6 import (
-    IPPROTO_AH,
-    IPPROTO_DSTOPTS,
     IPPROTO_FRAGMENT,
-    IPPROTO_HIP,
-    IPPROTO_HOPOPTS,
-    IPPROTO_MOBILITY,
-    IPPROTO_ROUTING,
-    IPPROTO_SHIM6,
     IPV6_FRAG_IDENT,
     IPV6_FRAG_LEN,
     IPV6_LEN,
@@ -28,6 +21,8 @@ from pcap_analyzer.decode.ipv6 import (
     IPV6_PLEN,
     MAX_EXT_HEADERS,
     decode_ipv6,
+    ext_header_size,
+    states_length,
 )
 from pcap_analyzer.decode.kernel import MAX_TUNNELS, may_tunnel
 from pcap_analyzer.decode.link import decode_link, network_bounds
@@ -62,21 +57,9 @@ def _ipv6_fragment_header(buf: np.ndarray, p: int, end: int) -> tuple[int, int]:
         nxt = np.int64(buf[nxt_at])
         if nxt == IPPROTO_FRAGMENT:
             return q, nxt_at
-        if q + 2 > end:
+        if q + 2 > end or not states_length(nxt):
             return -1, -1
-        if nxt == IPPROTO_AH:
-            size = (np.int64(buf[q + 1]) + 2) * 4
-        elif (
-            nxt == IPPROTO_HOPOPTS
-            or nxt == IPPROTO_ROUTING
-            or nxt == IPPROTO_DSTOPTS
-            or nxt == IPPROTO_MOBILITY
-            or nxt == IPPROTO_HIP
-            or nxt == IPPROTO_SHIM6
-        ):
-            size = (np.int64(buf[q + 1]) + 1) * 8
-        else:
-            return -1, -1
+        size = ext_header_size(buf, q, nxt)
         nxt_at = q
         q += size
     return -1, -1

@@ -53,6 +53,29 @@ IPV6_FRAG_LEN = IPV6_FRAG.size
 
 
 @kernel
+def states_length(nxt: int) -> bool:
+    """Whether IPv6 extension header `nxt` holds its own length in its second byte (RFC 8200 4.1)."""
+    return (
+        nxt == IPPROTO_AH
+        or nxt == IPPROTO_HOPOPTS
+        or nxt == IPPROTO_ROUTING
+        or nxt == IPPROTO_DSTOPTS
+        or nxt == IPPROTO_MOBILITY
+        or nxt == IPPROTO_HIP
+        or nxt == IPPROTO_SHIM6
+    )
+
+
+@kernel
+def ext_header_size(buf: np.ndarray, q: int, nxt: int) -> int:
+    """Bytes of the extension header `nxt` at buf[q], one that `states_length` (AH counts 4-octet units
+    minus 2, the others 8-octet units minus 1); buf[q + 1] must be captured."""
+    if nxt == IPPROTO_AH:
+        return (np.int64(buf[q + 1]) + 2) * 4
+    return (np.int64(buf[q + 1]) + 1) * 8
+
+
+@kernel
 def decode_ipv6(
     buf: np.ndarray, p: int, end: int, wire_end: int
 ) -> tuple[int, np.uint64, np.uint64, np.uint64, np.uint64, int, int, int, int, int, int, int, int]:
@@ -91,23 +114,11 @@ def decode_ipv6(
             break
         if nxt == IPPROTO_FRAGMENT:
             size = IPV6_FRAG_LEN
-        elif nxt == IPPROTO_AH:
+        elif states_length(nxt):
             if q + IPV6_EXT_LEN > end:
                 reason = TRUNCATED_IP
                 break
-            size = (np.int64(buf[q + 1]) + 2) * 4
-        elif (
-            nxt == IPPROTO_HOPOPTS
-            or nxt == IPPROTO_ROUTING
-            or nxt == IPPROTO_DSTOPTS
-            or nxt == IPPROTO_MOBILITY
-            or nxt == IPPROTO_HIP
-            or nxt == IPPROTO_SHIM6
-        ):
-            if q + IPV6_EXT_LEN > end:
-                reason = TRUNCATED_IP
-                break
-            size = (np.int64(buf[q + 1]) + 1) * 8
+            size = ext_header_size(buf, q, nxt)
         else:
             break  # an upper-layer protocol
         if q + size > end:
