@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated, "*" for any).
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)  # serve's processes
+    # Requests one web process works on at once (0: no limit); more wait their turn in arrival order.
+    WEB_MAX_ACTIVE_REQUESTS: int = Field(default=3, ge=0)
     MAX_PENDING_TASKS_PER_USER: int = Field(default=5, gt=0)
     WORKER_ENABLED: bool = True
     WORKER_CONCURRENCY: int = Field(default_factory=_default_concurrency, gt=0)

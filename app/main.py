@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.account_limits import AccountLimiter
+from app.api.admission import RequestAdmission
 from app.api.deps import Services
 from app.api.errors import install_error_handlers
 from app.api.limits import RequestLimits
@@ -152,8 +153,10 @@ def create_app() -> FastAPI:
     install_error_handlers(application)
     application.add_middleware(RequestLimits)
     application.add_middleware(SecurityHeaders)
+    application.add_middleware(RequestAdmission)  # a request's time includes its wait for a turn
     application.add_middleware(RequestContext, on_response=observe_request)  # outermost: times everything
-    for module in (auth, account, admin, uploads, tasks, reports, progress, health, metrics):
+    # Routes are matched in this order: the ones clients poll first.
+    for module in (tasks, health, progress, uploads, reports, auth, account, admin, metrics):
         application.include_router(module.router)
     application.include_router(reports.assets_router)  # /static/report/*, before the /static mount
     from app.web import pages

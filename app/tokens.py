@@ -8,6 +8,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -51,6 +52,16 @@ def create_access_token(
 
 def decode_access_token(token: str, secret: str) -> TokenClaims | None:
     """The claims of a valid, unexpired token; None for anything else (never raises)."""
+    claims = _verified_claims(token, secret)
+    if claims is None or claims.expires_at <= datetime.now(UTC):
+        return None
+    return claims
+
+
+# Clients poll with the same token many times a second; checking its signature once is enough (the
+# token string is the key, so only that exact token hits). Expiry is checked on every use, above.
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> TokenClaims | None:
     try:
         payload = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "jti", "ver"]}

@@ -1,7 +1,7 @@
 """Load benchmark of the web service on PostgreSQL (issue 12): closed loop, open loop, SSE watchers.
 
 Usage: python benchmarks/bench_web.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
-                                      [--web-processes N] [--duration S] [--users U]
+                                      [--web-processes N] [--max-active-requests N] [--duration S] [--users U]
 
 It creates a fresh database on the server, migrates it, seeds U users with 20 finished analyses each,
 signs every user in (bearer tokens), starts `pcap-analyzer serve --workers N` (default: the cores) with
@@ -44,6 +44,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.config import Settings  # noqa: E402
 from app.db.engine import create_engine_for  # noqa: E402
 from app.db.migrate import upgrade_to_head  # noqa: E402
 from app.db.tables import tasks, users  # noqa: E402
@@ -125,7 +126,7 @@ async def _seed(url: str, n_users: int) -> list[tuple[str, str]]:
 class Service:
     """`pcap-analyzer serve --workers N` (and optionally a worker) in their own process groups."""
 
-    def __init__(self, url: str, data_dir: Path, processes: int) -> None:
+    def __init__(self, url: str, data_dir: Path, processes: int, max_active: int | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "WORKER_"))}
@@ -144,6 +145,8 @@ class Service:
             DB_POOL_MIN_SIZE="20",
             DB_POOL_MAX_SIZE="30",
         )
+        if max_active is not None:
+            self.env["WEB_MAX_ACTIVE_REQUESTS"] = str(max_active)
         self.log = open(data_dir.parent / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(self.port)]
         cmd += ["--workers", str(processes)]
@@ -336,6 +339,12 @@ def main() -> None:
     parser.add_argument("--web-processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument(
+        "--max-active-requests",
+        type=int,
+        default=None,
+        help="WEB_MAX_ACTIVE_REQUESTS (default: the service's)",
+    )
     parser.add_argument("--parts", default="closed,open,sse", help="which measurements (comma-separated)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -351,11 +360,16 @@ def main() -> None:
         "cores": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "web_processes": args.web_processes,
+        "web_max_active_requests": (
+            Settings.model_fields["WEB_MAX_ACTIVE_REQUESTS"].default
+            if args.max_active_requests is None
+            else args.max_active_requests
+        ),
     }
     try:
         upgrade_to_head(url)
         picked = asyncio.run(_seed(url, args.users))
-        service = Service(url, work / "data", args.web_processes)
+        service = Service(url, work / "data", args.web_processes, args.max_active_requests)
         creds: list[tuple[str, str]] = []
         for username, task_id in picked:
             r = httpx.post(

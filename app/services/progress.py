@@ -51,38 +51,14 @@ class ProgressStore:
         answer shows the best percentage any attempt reached, with a "retrying (attempt N of M)" message.
         The ETA comes from the current attempt's own recent rate and is None (unknown) when it stalls.
         """
-        best = (
-            sa.select(sa.func.max(progress_snapshots.c.progress_percent))
-            .where(progress_snapshots.c.task_id == task_id)
-            .scalar_subquery()
-        )
-        info = sa.select(
-            tasks.c.status,
-            tasks.c.total_packets,
-            tasks.c.error_message,
-            tasks.c.warning_message,
-            tasks.c.attempts,
-            tasks.c.max_attempts,
-            best.label("best_percent"),
-        ).where(tasks.c.task_id == task_id)
-        recent = (
-            sa.select(
-                progress_snapshots.c.phase,
-                progress_snapshots.c.progress_percent,
-                progress_snapshots.c.packets_processed,
-                progress_snapshots.c.message,
-                progress_snapshots.c.created_at,
-                progress_snapshots.c.attempt,
-            )
-            .where(progress_snapshots.c.task_id == task_id)
-            .order_by(progress_snapshots.c.id.desc())
-            .limit(_RATE_SNAPSHOTS)
-        )
+        params = {"task_id": task_id}
         async with self.reader.connect() as conn:
-            task = (await conn.execute(info)).mappings().first()
+            task = (await conn.execute(_TASK_INFO, params)).mappings().first()
             if task is None:
                 return None
-            rows = (await conn.execute(recent)).mappings().all() if task["status"] != "completed" else []
+            started = task["status"] != TaskStatus.PENDING.value or (task["attempts"] or 0) > 0
+            done = task["status"] == TaskStatus.COMPLETED.value
+            rows = (await conn.execute(_RECENT, params)).mappings().all() if started and not done else []
         status = TaskStatus(task["status"])
         result = ProgressSnapshot(
             task_id=task_id,
@@ -118,6 +94,33 @@ class ProgressStore:
 _RATE_SNAPSHOTS = 30  # newest snapshots read per answer: ~30-60 s of one attempt, enough for a rate
 _RATE_WINDOW_S = 20.0
 _STALLED_S = 10.0
+# Built once: every open progress stream runs them once a second.
+_OF_TASK = progress_snapshots.c.task_id == sa.bindparam("task_id")
+_TASK_INFO = sa.select(
+    tasks.c.status,
+    tasks.c.total_packets,
+    tasks.c.error_message,
+    tasks.c.warning_message,
+    tasks.c.attempts,
+    tasks.c.max_attempts,
+    sa.select(sa.func.max(progress_snapshots.c.progress_percent))
+    .where(_OF_TASK)
+    .scalar_subquery()
+    .label("best_percent"),
+).where(tasks.c.task_id == sa.bindparam("task_id"))
+_RECENT = (
+    sa.select(
+        progress_snapshots.c.phase,
+        progress_snapshots.c.progress_percent,
+        progress_snapshots.c.packets_processed,
+        progress_snapshots.c.message,
+        progress_snapshots.c.created_at,
+        progress_snapshots.c.attempt,
+    )
+    .where(_OF_TASK)
+    .order_by(progress_snapshots.c.id.desc())
+    .limit(_RATE_SNAPSHOTS)
+)
 
 
 def _eta(rows: list[Any]) -> float | None:

@@ -54,12 +54,8 @@ class ClaimedTask:
 
 
 def _to_task(row: Mapping[str, Any]) -> Task:
-    data = dict(row)
-    for key in ("uploaded_at", "started_at", "completed_at", "expires_at"):
-        data[key] = as_utc(data.get(key))
-    if data.get("owner_id") is not None:
-        data["owner_id"] = str(data["owner_id"])
-    return Task.model_validate(data)
+    owner = row["owner_id"]  # timestamps come back in UTC already (app.db.types.UTCDateTime)
+    return Task.model_validate({**row, "owner_id": None if owner is None else str(owner)})
 
 
 _TASK_COLUMNS = [
@@ -80,6 +76,26 @@ _TASK_COLUMNS = [
     tasks.c.owner_id,
     users.c.username.label("owner_username"),
 ]
+
+
+# The reads clients poll, built once: building a statement costs more than running it.
+_TASK_ROWS = sa.select(*_TASK_COLUMNS).select_from(tasks.outerjoin(users, users.c.id == tasks.c.owner_id))
+_OWNED = tasks.c.owner_id == sa.bindparam("owner_id")
+_ONE_TASK = _TASK_ROWS.where(tasks.c.task_id == sa.bindparam("task_id"))
+_ONE_OWN_TASK = _ONE_TASK.where(_OWNED)
+_TASK_PAGE = (
+    _TASK_ROWS.order_by(tasks.c.uploaded_at.desc(), tasks.c.task_id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .offset(sa.bindparam("offset", type_=sa.Integer))
+)
+_OWN_TASK_PAGE = _TASK_PAGE.where(_OWNED)
+_TASK_COUNT = sa.select(sa.func.count()).select_from(tasks)
+_OWN_TASK_COUNT = _TASK_COUNT.where(_OWNED)
+
+
+def _visibility(viewer: Viewer | None) -> dict[str, str]:
+    """Bind values of the owner filter, empty when `viewer` sees every task."""
+    return {} if viewer is None or viewer.is_admin else {"owner_id": viewer.user_id}
 
 
 class TaskDatabase:
@@ -163,10 +179,10 @@ class TaskDatabase:
 
     async def get_task(self, task_id: str, viewer: Viewer | None) -> Task | None:
         """The task, or None when it does not exist or `viewer` may not see it."""
-        query = sa.select(*_TASK_COLUMNS).select_from(tasks.outerjoin(users, users.c.id == tasks.c.owner_id))
-        query = self._visible(query.where(tasks.c.task_id == task_id), viewer)
+        params = _visibility(viewer)
+        query = _ONE_OWN_TASK if params else _ONE_TASK
         async with self.reader.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+            row = (await conn.execute(query, {"task_id": task_id, **params})).mappings().first()
         return None if row is None else _to_task(row)
 
     async def get_paths(self, task_id: str, viewer: Viewer | None) -> dict[str, str | None] | None:
@@ -179,20 +195,14 @@ class TaskDatabase:
 
     async def list_tasks(self, viewer: Viewer, *, limit: int, offset: int) -> tuple[list[Task], int]:
         """Visible tasks, newest first, and how many there are in all."""
-        base = self._visible(sa.select(*_TASK_COLUMNS), viewer)
-        query = (
-            base.select_from(tasks.outerjoin(users, users.c.id == tasks.c.owner_id))
-            .order_by(tasks.c.uploaded_at.desc(), tasks.c.task_id)
-            .limit(limit)
-            .offset(offset)
-        )
-        count = self._visible(sa.select(sa.func.count()).select_from(tasks), viewer)
+        params = _visibility(viewer)
+        page, count = (_OWN_TASK_PAGE, _OWN_TASK_COUNT) if params else (_TASK_PAGE, _TASK_COUNT)
         async with self.reader.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+            rows = (await conn.execute(page, {"limit": limit, "offset": offset, **params})).mappings().all()
             if len(rows) < limit and (rows or offset == 0):
                 total = offset + len(rows)  # the last page: no count query needed
             else:
-                total = await conn.scalar(count)
+                total = await conn.scalar(count, params)
         return [_to_task(r) for r in rows], int(total or 0)
 
     async def delete_task(self, task_id: str, viewer: Viewer) -> list[str] | None:
