@@ -52,16 +52,14 @@ def create_access_token(
 
 def decode_access_token(token: str, secret: str) -> TokenClaims | None:
     """The claims of a valid, unexpired token; None for anything else (never raises)."""
-    claims = _verified_claims(token, secret)
+    verify = _verified_claims if len(token) <= _CACHED_TOKEN_CHARS else _verify
+    claims = verify(token, secret)
     if claims is None or claims.expires_at <= datetime.now(UTC):
         return None
     return claims
 
 
-# Clients poll with the same token many times a second; checking its signature once is enough (the
-# token string is the key, so only that exact token hits). Expiry is checked on every use, above.
-@lru_cache(maxsize=4096)
-def _verified_claims(token: str, secret: str) -> TokenClaims | None:
+def _verify(token: str, secret: str) -> TokenClaims | None:
     try:
         payload = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "jti", "ver"]}
@@ -79,6 +77,13 @@ def _verified_claims(token: str, secret: str) -> TokenClaims | None:
         expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
         version=version,
     )
+
+
+# Clients poll with the same token many times a second; checking its signature once is enough (the
+# token string is the key, so only that exact token hits). Expiry is checked on every use. Our tokens
+# are ~250 characters: longer strings are checked uncached, so junk cannot fill the cache with megabytes.
+_CACHED_TOKEN_CHARS = 1024
+_verified_claims = lru_cache(maxsize=4096)(_verify)
 
 
 def _csrf_mac(nonce: str, binding: str, secret: str) -> str:

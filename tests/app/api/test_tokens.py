@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import jwt
 
 from app.tokens import (
@@ -29,6 +32,24 @@ def test_access_token_round_trip_and_rejections() -> None:
     assert decode_access_token(unsigned, SECRET) is None
     no_type = jwt.encode({"sub": "user-1", "jti": "x", "exp": 9999999999}, SECRET, algorithm=ALGORITHM)
     assert decode_access_token(no_type, SECRET) is None
+
+
+def test_a_token_seen_before_is_refused_once_it_expires() -> None:
+    # Verified tokens are remembered by their string; the expiry must still apply on every use.
+    exp = int(time.time()) + 2
+    payload = {"sub": "user-2", "jti": "s2", "exp": exp, "typ": "access", "ver": 0}
+    token = jwt.encode(payload, SECRET, algorithm=ALGORITHM)
+    claims = decode_access_token(token, SECRET)
+    assert claims is not None and claims.expires_at == datetime.fromtimestamp(exp, UTC)
+    assert decode_access_token(token, SECRET) == claims
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    assert decode_access_token(token, SECRET) is None
+
+
+def test_long_junk_tokens_are_refused() -> None:
+    assert decode_access_token("x" * 5000, SECRET) is None
+    token, _ = create_access_token("user-1", SECRET, 30)
+    assert decode_access_token(token + "." + "y" * 2000, SECRET) is None
 
 
 def test_csrf_token_is_bound_to_its_session() -> None:
