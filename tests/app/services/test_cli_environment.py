@@ -91,7 +91,9 @@ def test_serve_hint_names_a_command_that_works(tmp_path: Path) -> None:
             lines.append(proc.stderr.readline())
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        # Keep reading while it stops: its web processes log to the same pipe, and a full pipe would
+        # block them mid-shutdown.
+        proc.communicate(timeout=60)
     hint = next(line for line in lines if "users create-admin" in line).strip()
     assert hint.startswith(f"{relative} users create-admin"), hint
     created = subprocess.run(
