@@ -22,15 +22,25 @@ from tests.app.e2e.server import ADMIN_PASSWORD, LiveServer, login
 LOCK_SECONDS = 5
 
 
-def _lock_tasks(pg_url: str) -> subprocess.Popen[bytes]:
+def _psql(pg_url: str, sql: str) -> list[str]:
     url = make_url(pg_url)
-    sql = f"BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({LOCK_SECONDS});"
-    return subprocess.Popen(
-        ["psql", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
-        + ["-d", url.database or "", "-c", sql],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    where = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
+    return ["psql", *where, "-d", url.database or "", "-Atc", sql]
+
+
+def _wait_for(pg_url: str, sql: str) -> None:
+    """Poll until `sql` (a count) answers 1 or more."""
+    deadline = time.monotonic() + 30
+    while int(subprocess.run(_psql(pg_url, sql), capture_output=True, text=True).stdout.strip() or 0) < 1:
+        assert time.monotonic() < deadline, sql
+        time.sleep(0.1)
+
+
+HELD = (
+    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+    " WHERE c.relname = 'tasks' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+)
+WAITING = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%tasks%'"
 
 
 @pytest.mark.timeout(120)
@@ -40,7 +50,7 @@ def test_requests_wait_their_turn(pg_url: str, tmp_path: Path, limit: int) -> No
     server = LiveServer(pg_url, tmp_path / "data", extra_env=env)
     with server.running_with_admin(), server.client() as client:
         login(client, "admin", ADMIN_PASSWORD)
-        client.get("/api/users/me").raise_for_status()  # the account is read (and cached) once before
+        client.get("/api/users/me").raise_for_status()
         done: dict[str, float] = {}
 
         def timed(name: str, path: str) -> int:
@@ -48,12 +58,13 @@ def test_requests_wait_their_turn(pg_url: str, tmp_path: Path, limit: int) -> No
             done[name] = time.monotonic()
             return status
 
-        locker = _lock_tasks(pg_url)
+        lock = f"BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({LOCK_SECONDS});"
+        locker = subprocess.Popen(_psql(pg_url, lock), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            time.sleep(1.0)  # the lock is held now
+            _wait_for(pg_url, HELD)
             with ThreadPoolExecutor(3) as pool:
                 a = pool.submit(timed, "a", "/api/status/00000000-0000-0000-0000-000000000000")
-                time.sleep(0.5)  # A is inside the service, waiting for the lock
+                _wait_for(pg_url, WAITING)  # A is inside the service, waiting for the lock
                 b = pool.submit(timed, "b", "/api/users/me")
                 static_start = time.monotonic()
                 static = httpx.get(f"{server.url}/static/app.js", timeout=30)

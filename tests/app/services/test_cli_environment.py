@@ -81,6 +81,7 @@ def test_serve_hint_names_a_command_that_works(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C works (see test_cli_errors)
     )
     try:
         assert proc.stderr is not None
