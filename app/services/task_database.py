@@ -154,10 +154,7 @@ class TaskDatabase:
             inserted = (await conn.execute(insert)).rowcount
             if inserted == 1:
                 # read back before the commit: once committed, a worker may claim it at once
-                query = sa.select(*_TASK_COLUMNS).select_from(
-                    tasks.outerjoin(users, users.c.id == tasks.c.owner_id)
-                )
-                row = (await conn.execute(query.where(tasks.c.task_id == task_id))).mappings().one()
+                row = (await conn.execute(_ONE_TASK, {"task_id": task_id})).mappings().one()
                 await announce_task(conn)
         if inserted != 1:
             raise TooManyPendingTasks(max_pending)
@@ -173,9 +170,8 @@ class TaskDatabase:
         return int(n or 0)
 
     def _visible(self, query: sa.Select[Any], viewer: Viewer | None) -> sa.Select[Any]:
-        if viewer is not None and not viewer.is_admin:
-            query = query.where(tasks.c.owner_id == viewer.user_id)
-        return query
+        params = _visibility(viewer)
+        return query.where(tasks.c.owner_id == params["owner_id"]) if params else query
 
     async def get_task(self, task_id: str, viewer: Viewer | None) -> Task | None:
         """The task, or None when it does not exist or `viewer` may not see it."""
