@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pcap_analyzer import analyze
 from pcap_analyzer.errors import CaptureFormatError
+from pcap_analyzer.report.base import to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = 200_000
@@ -62,7 +63,7 @@ def main() -> int:
             name = rng.choice(sorted(originals))
             path.write_bytes(damage(originals[name], rng))
             try:
-                analyze(path, config=CONFIG).model_dump_json()
+                to_json(analyze(path, config=CONFIG))
             except CaptureFormatError:
                 continue
             except Exception:

@@ -46,6 +46,7 @@ from pcap_analyzer.diagnose.findings import diagnose
 from pcap_analyzer.flows.model import FlowAssignment
 from pcap_analyzer.flows.tracker import FlowTracker
 from pcap_analyzer.progress import Phase, ProgressCallback
+from pcap_analyzer.report.base import normalized
 from pcap_analyzer.report.model import AnalysisResult, CaptureInfo, Generator, NotAnalysed, WarningInfo
 from pcap_analyzer.security.collector import SecurityCollector
 from pcap_analyzer.tcp.analyzer import TcpAnalyzer
@@ -202,7 +203,9 @@ class _Pipeline:
         self.dns_tcp = DnsTcpReassembler()
         self.tcp = TcpAnalyzer(flagged_per_stream=cfg.max_flagged_packets, series_points=cfg.detail_points)
         self.dns = DnsAnalyzer(
-            max_list=cfg.max_dns_examples, timeout_s=cfg.dns_timeout_s, slow_ms=cfg.dns_slow_ms,
+            max_list=cfg.max_dns_examples,
+            timeout_s=cfg.dns_timeout_s,
+            slow_ms=cfg.dns_slow_ms,
             max_domains=cfg.max_dns_domains,
         )
         self.jitter = UdpStreamAnalyzer(
@@ -226,8 +229,10 @@ class _Pipeline:
         )
         self.icmp = IcmpAnalyzer(max_peers=cfg.max_talkers, max_frames=cfg.max_evidence_frames)
         self.waits = WaitsAnalyzer(
-            low_window_bytes=cfg.low_window_bytes, large_segment_bytes=cfg.pmtu_large_segment_bytes,
-            idle_threshold_s=cfg.idle_threshold_s, syn_rto_tolerance_pct=cfg.syn_rto_tolerance_pct,
+            low_window_bytes=cfg.low_window_bytes,
+            large_segment_bytes=cfg.pmtu_large_segment_bytes,
+            idle_threshold_s=cfg.idle_threshold_s,
+            syn_rto_tolerance_pct=cfg.syn_rto_tolerance_pct,
             max_rows=cfg.max_connections,
         )
         self.http = HttpAnalyzer(max_slowest=cfg.max_http_slowest, max_hosts=cfg.max_http_hosts)
@@ -254,8 +259,18 @@ class _Pipeline:
         # later stages would fault them back in. The others run after TCP analysis in the caller's thread,
         # which balances the two threads' work (measured: 5 % faster on a 2 GB capture than with gaps,
         # bursts and fragments in the read-ahead thread).
-        self.late = (self.throughput, self.talkers, self.protocols, self.encapsulation, self.gaps,
-                     self.bursts, self.fragments, self.waits, self.app_timing, self.icmp)
+        self.late = (
+            self.throughput,
+            self.talkers,
+            self.protocols,
+            self.encapsulation,
+            self.gaps,
+            self.bursts,
+            self.fragments,
+            self.waits,
+            self.app_timing,
+            self.icmp,
+        )
         self.early = tuple(a for a in self.streaming if a not in self.late)
 
     def prepare(self, chunk: RecordChunk) -> tuple[PacketTable, FlowAssignment]:
@@ -311,8 +326,9 @@ class _Pipeline:
         exchanges = self.http.exchanges() + self.tls.app_exchanges()
         parts = exchange_parts(exchanges, timing)
         result.latency_breakdown = latency_breakdown(exchanges, timing, cfg.max_latency_servers, parts=parts)
-        result.latency_connections = latency_connections(exchanges, parts, report.endpoints,
-                                                         cfg.max_latency_connections)
+        result.latency_connections = latency_connections(
+            exchanges, parts, report.endpoints, cfg.max_latency_connections
+        )
         limits = {
             "connections": cfg.max_connections,
             "flagged_packets": cfg.max_flagged_packets,
@@ -394,7 +410,10 @@ def analyze(
         config=cfg.as_report_dict(),
     )
     pipeline.finish(result)
-    result.health, result.findings = diagnose(result, cfg)
+    # The analyzers' NumPy scalars become Python values before the rules read them, as in the JSON.
+    result = normalized(result)
+    health, findings = diagnose(result, cfg)
+    result.health, result.findings = normalized(health), [normalized(f) for f in findings]
     add_filters(result, cfg)
     progress(total, total, packets, Phase.REPORTING)
     result.elapsed_s = round(time.perf_counter() - started, 3)

@@ -64,9 +64,10 @@ def run(capture: Path, json_out: Path, html_out: Path, display_name: str | None 
         return 2
     if display_name:
         result.capture.file_name = display_name
+    from pcap_analyzer.report.base import to_json
     from pcap_analyzer.report.html import render_html
 
-    _write_atomic(json_out, result.model_dump_json())
+    _write_atomic(json_out, to_json(result).decode("utf-8"))
     html = render_html(
         result, self_contained=False, script_nonce=NONCE_PLACEHOLDER, asset_url=REPORT_ASSET_URL
     )

@@ -14,7 +14,14 @@ from pcap_analyzer.analyzers.dns_names import RCODES, qname_at, qtype_name
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.decode.dns import DNS_PORT, LLMNR_PORT, MDNS_PORT, messages_fit
 from pcap_analyzer.decode.packets import PacketTable
-from pcap_analyzer.report.model import DnsMessageCounts, DnsQueryInfo, DnsServer, DnsSummary, Stats
+from pcap_analyzer.report.model import (
+    DnsMessageCounts,
+    DnsQueryInfo,
+    DnsServer,
+    DnsSummary,
+    SeriesPoint,
+    Stats,
+)
 
 # Response times kept per server (8 KB each, up to max_servers), evenly thinned beyond: enough for a median
 # and a p95 per server.
@@ -364,11 +371,10 @@ class DnsAnalyzer:
             live = set(self._addrs[:m, k.A_NAME].tolist())
             self._names = {h: v for h, v in self._names.items() if h in live or h == int(k.NAME_NONE)}
 
-    def series(self) -> list[dict[str, float]]:
-        """Response times over time (seconds since the first packet, ms), at most `max_points`, as
-        `SeriesPoint` fields (Timeline validates them in one call)."""
+    def series(self) -> list[SeriesPoint]:
+        """Response times over time (seconds since the first packet, ms), at most `max_points`."""
         t, v = self._pt.values().tolist(), self._pv.values().tolist()
-        return [{"t": a, "v": b} for a, b in zip(t, v, strict=True)]
+        return [SeriesPoint(t=a, v=b) for a, b in zip(t, v, strict=True)]
 
     def finalize(self, end_ns: int | None = None) -> DnsSummary:
         """The DNS summary. Transactions still open at the end count as unanswered, but those whose query

@@ -8,7 +8,7 @@ import numpy.typing as npt
 from pcap_analyzer.analyzers.common import NS, Sampler, TimeBins, grow
 from pcap_analyzer.batch import PacketBatch
 from pcap_analyzer.jit import kernel
-from pcap_analyzer.report.model import Throughput, Timeline
+from pcap_analyzer.report.model import SeriesPoint, Throughput, Timeline
 from pcap_analyzer.tcp.model import TcpAnalysis
 
 # Timeline event series: name -> TcpAnalysis bit
@@ -142,7 +142,7 @@ class ThroughputAnalyzer:
             c2 = np.bincount(slot[sel] * nb + b[sel], weights=wl[sel], minlength=k * nb)
             self._bins.sums[base : base + k, :nb] += c2.reshape(k, nb).astype(np.int64)
 
-    def finalize(self, dns_points: list[dict[str, float]] | None = None) -> tuple[Throughput, Timeline]:
+    def finalize(self, dns_points: list[SeriesPoint] | None = None) -> tuple[Throughput, Timeline]:
         """The Throughput figures and the Timeline (`dns_points` from DnsAnalyzer.series())."""
         if self.first_ns is None or self.last_ns is None or self.min_ns is None:
             return Throughput(), Timeline()
@@ -163,9 +163,8 @@ class ThroughputAnalyzer:
         top = {
             f"stream {int(self._slot_stream[i])}": b.series(base + i) for i in slots[: self.top_connections]
         }
-        # Plain dicts: Timeline validates them all in one call (a model per point costs ~5x more).
         rtt = [
-            {"t": x, "v": y}
+            SeriesPoint(t=x, v=y)
             for x, y in zip(self._rtt_t.values().tolist(), self._rtt_v.values().tolist(), strict=True)
         ]
         timeline = Timeline(

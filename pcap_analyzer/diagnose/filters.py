@@ -14,6 +14,7 @@ from typing import Any
 
 from pcap_analyzer.config import AnalysisConfig
 from pcap_analyzer.diagnose.measures import endpoint
+from pcap_analyzer.report.base import field_names
 from pcap_analyzer.report.model import AnalysisResult, Finding
 
 _FLOW = re.compile(r"^(\[?[0-9A-Fa-f:.]+\]?):(\d+) -> (\[?[0-9A-Fa-f:.]+\]?):(\d+)$")
@@ -160,7 +161,7 @@ def request_filter(stream: int | None, frame: int | None, response_frame: int | 
 
 
 def _set(row: Any, value: str) -> None:
-    if "filter" in type(row).model_fields and not getattr(row, "filter", ""):
+    if "filter" in field_names(type(row)) and not getattr(row, "filter", ""):
         row.filter = value
 
 

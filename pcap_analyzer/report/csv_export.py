@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pcap_analyzer.report.base import to_data
 from pcap_analyzer.report.model import AnalysisResult
 
 # (file name, [(list name for the `list` column, path of the rows)], [(header, key path in a row)])
@@ -266,7 +267,7 @@ def write_csv(result: AnalysisResult, folder: str | Path) -> list[Path]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    data = result.model_dump(mode="json")
+    data = to_data(result)
     written = []
     for table in TABLES:
         rows = table_rows(data, table)

@@ -1,6 +1,6 @@
 """The HTML report's data island: AnalysisResult as compact JSON that is safe inside a <script> element.
 
-The island holds ``result.model_dump(mode="json")`` with one lossless change: ``connections`` (up to
+The island holds ``report.base.to_data(result)`` with one lossless change: ``connections`` (up to
 tens of thousands of rows) is stored as rows of values under a single column list instead of one
 object per row (about a third of the size). Above GZIP_ABOVE bytes, the rows are stored column by
 column and the whole result is gzip-compressed and base64-encoded (``result_gzip``), which the
@@ -16,13 +16,14 @@ import json
 import math
 from typing import Any
 
+from pcap_analyzer.report.base import field_names, to_data
 from pcap_analyzer.report.model import AnalysisResult, FlaggedPacket, Stats, TcpConnection
 
 PAYLOAD_FORMAT = "pcap-analyzer-html/1"
 GZIP_ABOVE = 1_000_000  # bytes of island JSON above which it is compressed
-STATS_KEYS: list[str] = list(Stats.model_fields)
-FLAGGED_KEYS: list[str] = list(FlaggedPacket.model_fields)
-CONNECTION_KEYS: list[str] = list(TcpConnection.model_fields)
+STATS_KEYS: list[str] = list(field_names(Stats))
+FLAGGED_KEYS: list[str] = list(field_names(FlaggedPacket))
+CONNECTION_KEYS: list[str] = list(field_names(TcpConnection))
 
 # Characters that could end the <script> element or start an HTML comment, and the two line
 # separators that older JavaScript engines refuse in string literals. JSON allows \uXXXX for each.
@@ -30,7 +31,7 @@ _SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u
 
 
 def _finite(value: Any) -> Any:
-    """Non-finite floats become null, as in result.model_dump_json() (JSON has no NaN)."""
+    """Non-finite floats become null, as in the JSON report (JSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -65,7 +66,7 @@ def _compact_json(value: Any) -> str:
 
 def island_payload(result: AnalysisResult, *, gzip_above: int = GZIP_ABOVE) -> dict[str, Any]:
     """The compact payload embedded in the page (see the module docstring)."""
-    data: dict[str, Any] = _finite(result.model_dump(mode="json"))
+    data: dict[str, Any] = _finite(to_data(result))
     rows = [_connection_row(c) for c in data["connections"]]
     table: dict[str, Any] = {
         "columns": CONNECTION_KEYS,
@@ -94,7 +95,7 @@ def _table_rows(table: dict[str, Any]) -> list[list[Any]]:
 
 
 def expand_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of island_payload: the JSON report as result.model_dump(mode="json") gives it."""
+    """Inverse of island_payload: the JSON report as report.base.to_data(result) gives it."""
     if payload.get("format") != PAYLOAD_FORMAT:
         raise ValueError(f"unknown report data format {payload.get('format')!r}, expected {PAYLOAD_FORMAT!r}")
     data: dict[str, Any]

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from pcap_analyzer.report.base import to_json
 from pcap_analyzer.report.model import AnalysisResult
 
 SCHEMA_PATH = Path(__file__).with_name("analysis-result.schema.json")
@@ -17,14 +20,17 @@ def write_json(result: AnalysisResult, path: str | Path) -> Path:
     """Write the JSON report atomically (temporary file + rename); returns the path."""
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(result.model_dump_json(indent=1), encoding="utf-8")
+    tmp.write_bytes(to_json(result, indent=1))
     os.replace(tmp, p)
     return p
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the report, generated from the pydantic models."""
-    schema = AnalysisResult.model_json_schema()
+    """The JSON Schema of the report, generated from the models."""
+    generated: dict[str, Any] = msgspec.json.schema(AnalysisResult)
+    definitions = generated["$defs"]
+    # The report itself at the top, as readers of a JSON Schema expect, its parts under $defs.
+    schema = {"title": "AnalysisResult", **definitions.pop("AnalysisResult"), "$defs": definitions}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 

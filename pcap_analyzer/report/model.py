@@ -6,8 +6,9 @@ them without bumping SCHEMA_VERSION's major number.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import field
 
+from pcap_analyzer.report.base import ReportModel
 from pcap_analyzer.report.model_exports import DnsDomain, ServiceStat
 from pcap_analyzer.report.model_icmp import IcmpSummary, TcpWaits
 
@@ -18,11 +19,7 @@ from pcap_analyzer.report.model_icmp import IcmpSummary, TcpWaits
 SCHEMA_VERSION = "1.3"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Stats(_Model):
+class Stats(ReportModel, kw_only=True):
     """Summary of a sample of durations (ms). Percentiles use NumPy's default linear interpolation."""
 
     count: int = 0
@@ -33,7 +30,7 @@ class Stats(_Model):
     mean: float | None = None
 
 
-class WarningInfo(_Model):
+class WarningInfo(ReportModel, kw_only=True):
     """Damage found in the capture (see pcap_analyzer.errors.CaptureWarning)."""
 
     offset: int
@@ -42,7 +39,7 @@ class WarningInfo(_Model):
     bytes_left: int | None = None
 
 
-class NotAnalysed(_Model):
+class NotAnalysed(ReportModel, kw_only=True):
     """Packets the engine could not analyse, for one link type, protocol and reason."""
 
     link_type: str  # LINKTYPE name, e.g. "ETHERNET", "IEEE802_11_RADIOTAP"
@@ -52,12 +49,12 @@ class NotAnalysed(_Model):
     bytes: int  # sum of their original lengths
 
 
-class CaptureInfo(_Model):
+class CaptureInfo(ReportModel, kw_only=True):
     file_name: str
     file_size: int
     format: str  # "pcap" | "pcapng"
     compression: str | None = None  # None | "gzip" | "zstd"
-    link_types: list[str] = Field(default_factory=list)  # LINKTYPE names, e.g. "ETHERNET", "LINUX_SLL"
+    link_types: list[str] = field(default_factory=list)  # LINKTYPE names, e.g. "ETHERNET", "LINUX_SLL"
     packets: int = 0
     bytes: int = 0  # sum of original (wire) lengths, as Wireshark's frame.len
     captured_bytes: int = 0  # sum of captured lengths
@@ -67,13 +64,13 @@ class CaptureInfo(_Model):
     duration_s: float = 0.0  # latest - earliest timestamp (as tshark), not last - first
     timestamps_backwards: int = 0  # records whose timestamp is earlier than the previous record's
     truncated: bool = False  # reading stopped early on damage; see warnings
-    warnings: list[WarningInfo] = Field(default_factory=list)
-    undecoded: dict[str, int] = Field(default_factory=dict)  # reason name -> packets
+    warnings: list[WarningInfo] = field(default_factory=list)
+    undecoded: dict[str, int] = field(default_factory=dict)  # reason name -> packets
     not_analysed_packets: int = 0  # packets left out of the analysis (sum of not_analysed)
-    not_analysed: list[NotAnalysed] = Field(default_factory=list)  # most packets first
+    not_analysed: list[NotAnalysed] = field(default_factory=list)  # most packets first
 
 
-class TcpSummary(_Model):
+class TcpSummary(ReportModel, kw_only=True):
     """Capture-wide TCP figures. Counts are packets, as tshark counts frames carrying each flag."""
 
     conversations: int = 0
@@ -102,13 +99,13 @@ class TcpSummary(_Model):
     never_answered_connections: int = 0  # SYN answered by neither SYN/ACK nor RST (refused ones apart)
     rto_wait_ms: float = 0.0  # time waiting for retransmission timeouts, union per connection, summed
     connection_time_s: float = 0.0  # sum of the connections' durations (denominator of rto_wait_ms)
-    ack_rtt_ms: Stats = Field(default_factory=Stats)
-    handshake_ms: Stats = Field(default_factory=Stats)  # first SYN -> first SYN/ACK
-    initial_rtt_ms: Stats = Field(default_factory=Stats)  # first SYN -> first ACK of the handshake
-    rto_ms: Stats = Field(default_factory=Stats)  # time from an original segment to its retransmission
+    ack_rtt_ms: Stats = field(default_factory=Stats)
+    handshake_ms: Stats = field(default_factory=Stats)  # first SYN -> first SYN/ACK
+    initial_rtt_ms: Stats = field(default_factory=Stats)  # first SYN -> first ACK of the handshake
+    rto_ms: Stats = field(default_factory=Stats)  # time from an original segment to its retransmission
 
 
-class TcpServer(_Model):
+class TcpServer(ReportModel, kw_only=True):
     """TCP figures of one server endpoint over ALL its connections in the capture (the denominators of the
     per-server findings)."""
 
@@ -125,20 +122,20 @@ class TcpServer(_Model):
     reset_connections: int = 0  # connections with an RST, refused ones apart
     slow_handshakes: int = 0  # SYN to SYN/ACK slower than slow_handshake_ms
     worst_handshake_ms: float | None = None
-    rtt_ms: Stats = Field(default_factory=Stats)  # tcp.analysis.ack_rtt over all its connections
+    rtt_ms: Stats = field(default_factory=Stats)  # tcp.analysis.ack_rtt over all its connections
 
 
-class DnsServer(_Model):
+class DnsServer(ReportModel, kw_only=True):
     server: str
     queries: int = 0  # retransmitted ones included, as DnsSummary.queries
     unanswered: int = 0
     errors: int = 0
     pending_at_end: int = 0  # no answer seen before the capture ended (sent < dns_timeout_s before its end)
     slow_answers: int = 0  # answers slower than dns_slow_ms
-    response_time_ms: Stats = Field(default_factory=Stats)
+    response_time_ms: Stats = field(default_factory=Stats)
 
 
-class DnsQueryInfo(_Model):
+class DnsQueryInfo(ReportModel, kw_only=True):
     frame: int
     ts: float
     client: str
@@ -150,14 +147,14 @@ class DnsQueryInfo(_Model):
     filter: str = ""  # Wireshark display filter of the query and its response
 
 
-class DnsMessageCounts(_Model):
+class DnsMessageCounts(ReportModel, kw_only=True):
     """DNS-format messages of one protocol, by the QR bit (as tshark's dns.flags.response)."""
 
     queries: int = 0
     responses: int = 0
 
 
-class DnsSummary(_Model):
+class DnsSummary(ReportModel, kw_only=True):
     queries: int = 0
     responses: int = 0
     unanswered: int = 0  # no answer within dns_timeout_s (pending_at_end apart)
@@ -167,20 +164,20 @@ class DnsSummary(_Model):
     slow_answers: int = 0  # answers slower than dns_slow_ms
     retransmitted_queries: int = 0
     unsolicited_responses: int = 0
-    response_time_ms: Stats = Field(default_factory=Stats)
-    rcodes: dict[str, int] = Field(default_factory=dict)  # rcode name (NOERROR, NXDOMAIN, ...) -> responses
+    response_time_ms: Stats = field(default_factory=Stats)
+    rcodes: dict[str, int] = field(default_factory=dict)  # rcode name (NOERROR, NXDOMAIN, ...) -> responses
     # Messages per protocol: "dns" (UDP), "dns_tcp", "mdns" (5353), "llmnr" (5355), "dns_other_port" (UDP on
     # other ports, found as tshark's heuristic finds them); only those seen.
-    by_protocol: dict[str, DnsMessageCounts] = Field(default_factory=dict)
-    histogram_ms: list[tuple[float, float, int]] = Field(default_factory=list)  # (lo, hi, count)
-    servers: list[DnsServer] = Field(default_factory=list)  # slowest first
-    unanswered_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped, see `limits`
-    error_responses: list[DnsQueryInfo] = Field(default_factory=list)  # capped
-    slowest_queries: list[DnsQueryInfo] = Field(default_factory=list)  # capped
-    domains: list[DnsDomain] = Field(default_factory=list)  # by registered domain, most queries first, capped
+    by_protocol: dict[str, DnsMessageCounts] = field(default_factory=dict)
+    histogram_ms: list[tuple[float, float, int]] = field(default_factory=list)  # (lo, hi, count)
+    servers: list[DnsServer] = field(default_factory=list)  # slowest first
+    unanswered_queries: list[DnsQueryInfo] = field(default_factory=list)  # capped, see `limits`
+    error_responses: list[DnsQueryInfo] = field(default_factory=list)  # capped
+    slowest_queries: list[DnsQueryInfo] = field(default_factory=list)  # capped
+    domains: list[DnsDomain] = field(default_factory=list)  # by registered domain, most queries first, capped
 
 
-class UdpStream(_Model):
+class UdpStream(ReportModel, kw_only=True):
     src: str
     src_port: int
     dst: str
@@ -188,7 +185,7 @@ class UdpStream(_Model):
     packets: int
     bytes: int
     duration_s: float
-    jitter_ms: Stats = Field(default_factory=Stats)  # RFC 3550 interarrival jitter over time
+    jitter_ms: Stats = field(default_factory=Stats)  # RFC 3550 interarrival jitter over time
     rtp_like: bool = False
     rtp_lost: int | None = None  # sequence gaps, for RTP-like streams
     first_frame: int = 0
@@ -196,7 +193,7 @@ class UdpStream(_Model):
     jitter_method: str = "capture_time"  # "capture_time" (D vs the median interval) or "rtp_timestamp"
 
 
-class Talker(_Model):
+class Talker(ReportModel, kw_only=True):
     address: str
     bytes: int  # sent
     packets: int  # sent
@@ -205,7 +202,7 @@ class Talker(_Model):
     filter: str = ""  # Wireshark display filter of the address's packets
 
 
-class Conversation(_Model):
+class Conversation(ReportModel, kw_only=True):
     """Traffic between two addresses, all protocols (as tshark -z conv,ip)."""
 
     a: str
@@ -219,14 +216,14 @@ class Conversation(_Model):
     throughput_bps: float
 
 
-class FlaggedPacket(_Model):
+class FlaggedPacket(ReportModel, kw_only=True):
     frame: int
     ts: float
     direction: int  # 0 = client to server
     flags: list[str]  # TcpAnalysis names, lower case (e.g. "retransmission")
 
 
-class TcpConnection(_Model):
+class TcpConnection(ReportModel, kw_only=True):
     """One TCP conversation (tcp.stream), like tshark -z conv,tcp plus health columns."""
 
     stream: int
@@ -245,7 +242,7 @@ class TcpConnection(_Model):
     payload_ba: int = 0
     throughput_bps: float = 0.0
     handshake_ms: float | None = None
-    rtt_ms: Stats = Field(default_factory=Stats)
+    rtt_ms: Stats = field(default_factory=Stats)
     retransmissions: int = 0
     retransmission_pct: float = 0.0
     fast_retransmissions: int = 0
@@ -258,71 +255,71 @@ class TcpConnection(_Model):
     state: str = "OTH"  # Zeek conn_state: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH
     rto_time_ms: float = 0.0  # time spent waiting for timeout-driven retransmissions
     score: float = 0.0  # badness used to rank connections (higher = worse)
-    flagged: list[FlaggedPacket] = Field(default_factory=list)  # capped, see `limits`
+    flagged: list[FlaggedPacket] = field(default_factory=list)  # capped, see `limits`
     filter: str = ""  # Wireshark display filter of the connection (tcp.stream == N)
     # Encapsulation stacks its packets crossed (VLAN tags, MPLS, PPPoE, tunnels), as protocol-hierarchy paths
     # from the link to the innermost network layer, e.g. "Ethernet/IPv4/GRE/IPv4"; most packets first. Empty
     # when no packet of the connection crossed one (packets without one are not listed).
-    encapsulation: list[str] = Field(default_factory=list)
+    encapsulation: list[str] = field(default_factory=list)
 
 
-class SeriesPoint(_Model):
+class SeriesPoint(ReportModel, kw_only=True):
     t: float  # seconds since the first packet
     v: float
 
 
-class ConnectionDetail(_Model):
+class ConnectionDetail(ReportModel, kw_only=True):
     """Time series for the drill-down of one of the worst connections (downsampled)."""
 
     stream: int
-    seq: list[tuple[float, int, int, int]] = Field(default_factory=list)  # (t, rel_seq, len, analysis bits)
-    ack: list[tuple[float, int]] = Field(default_factory=list)  # reverse direction (t, rel_ack)
-    window: list[tuple[float, int]] = Field(default_factory=list)  # (t, receive window of the receiver)
+    seq: list[tuple[float, int, int, int]] = field(default_factory=list)  # (t, rel_seq, len, analysis bits)
+    ack: list[tuple[float, int]] = field(default_factory=list)  # reverse direction (t, rel_ack)
+    window: list[tuple[float, int]] = field(default_factory=list)  # (t, receive window of the receiver)
 
 
-class Timeline(_Model):
+class Timeline(ReportModel, kw_only=True):
     """Per-bucket series on a common time axis (seconds since first packet)."""
 
     bucket_s: float = 1.0
     start_ts: float | None = None
-    bytes_ab: list[int] = Field(default_factory=list)  # per bucket, TCP/UDP initiator to responder
-    bytes_ba: list[int] = Field(default_factory=list)
-    bytes_total: list[int] = Field(default_factory=list)  # all packets
-    packets: list[int] = Field(default_factory=list)
-    events: dict[str, list[int]] = Field(default_factory=dict)  # e.g. "retransmission" -> count per bucket
-    rtt_ms: list[SeriesPoint] = Field(default_factory=list)  # downsampled ACK RTT samples
-    dns_ms: list[SeriesPoint] = Field(default_factory=list)  # DNS response times
-    top_connections: dict[str, list[int]] = Field(default_factory=dict)  # "stream N" -> bytes per bucket
+    bytes_ab: list[int] = field(default_factory=list)  # per bucket, TCP/UDP initiator to responder
+    bytes_ba: list[int] = field(default_factory=list)
+    bytes_total: list[int] = field(default_factory=list)  # all packets
+    packets: list[int] = field(default_factory=list)
+    events: dict[str, list[int]] = field(default_factory=dict)  # e.g. "retransmission" -> count per bucket
+    rtt_ms: list[SeriesPoint] = field(default_factory=list)  # downsampled ACK RTT samples
+    dns_ms: list[SeriesPoint] = field(default_factory=list)  # DNS response times
+    top_connections: dict[str, list[int]] = field(default_factory=dict)  # "stream N" -> bytes per bucket
 
 
-class Throughput(_Model):
+class Throughput(ReportModel, kw_only=True):
     bytes: int = 0
     duration_s: float = 0.0
     bits_per_s: float | None = 0.0  # None: the capture lasts less than 1 s, too short to average
     max_1s_bits_per_s: float = 0.0
 
 
-class Fragmentation(_Model):
+class Fragmentation(ReportModel, kw_only=True):
     fragments: int = 0
     datagrams: int = 0  # distinct fragmented datagrams
     reassembled: int = 0  # all fragments seen
     incomplete: int = 0
-    incomplete_examples: list[str] = Field(default_factory=list)
+    incomplete_examples: list[str] = field(default_factory=list)
 
 
-class ProtocolShare(_Model):
+class ProtocolShare(ReportModel, kw_only=True):
     protocol: str
     packets: int
     bytes: int
 
 
-class Gap(_Model):
+class Gap(ReportModel, kw_only=True):
     start_ts: float
     duration_s: float
     after_frame: int
 
 
-class Burst(_Model):
+class Burst(ReportModel, kw_only=True):
     start_ts: float
     duration_s: float
     packets: int
@@ -330,44 +327,44 @@ class Burst(_Model):
     peak_bps: float
 
 
-class HealthReason(_Model):
+class HealthReason(ReportModel, kw_only=True):
     code: str
     message: str
     penalty: float
 
 
-class Health(_Model):
+class Health(ReportModel, kw_only=True):
     score: int | None = 100  # 0..100; None: nothing to judge (a capture without packets)
-    reasons: list[HealthReason] = Field(default_factory=list)  # the warning/critical findings, same order
+    reasons: list[HealthReason] = field(default_factory=list)  # the warning/critical findings, same order
     note: str | None = None  # why there is no score
 
 
-class Evidence(_Model):
-    streams: list[int] = Field(default_factory=list)  # tcp.stream ids
-    frames: list[int] = Field(default_factory=list)  # frame numbers (capped)
-    flows: list[str] = Field(default_factory=list)  # "10.0.0.1:5000 -> 10.0.0.2:80"
+class Evidence(ReportModel, kw_only=True):
+    streams: list[int] = field(default_factory=list)  # tcp.stream ids
+    frames: list[int] = field(default_factory=list)  # frame numbers (capped)
+    flows: list[str] = field(default_factory=list)  # "10.0.0.1:5000 -> 10.0.0.2:80"
 
 
-class Finding(_Model):
+class Finding(ReportModel, kw_only=True):
     id: str  # stable kind, e.g. "tcp.loss", "dns.unanswered"
     severity: str  # "critical" | "warning" | "info"
     title: str
     detail: str
     impact: float  # ranking key, higher first
-    evidence: Evidence = Field(default_factory=Evidence)
+    evidence: Evidence = field(default_factory=Evidence)
     filter: str = ""  # Wireshark display filter that selects the packets behind the finding
 
 
-class SecurityEvidence(_Model):
+class SecurityEvidence(ReportModel, kw_only=True):
     """What a security finding rests on, checkable in Wireshark."""
 
     count: int = 0  # probes, SYNs, packets, connections or queries behind the finding (`unit` says which)
     unit: str = ""
-    frames: list[int] = Field(default_factory=list)  # frame numbers (capped), e.g. each connection's first
+    frames: list[int] = field(default_factory=list)  # frame numbers (capped), e.g. each connection's first
     filter: str = ""  # Wireshark display filter that shows the evidence
 
 
-class SecurityFinding(_Model):
+class SecurityFinding(ReportModel, kw_only=True):
     """One suspected attack pattern (pcap_analyzer.security)."""
 
     kind: str  # port_scan | syn_flood | udp_flood | icmp_flood | brute_force | dns_tunnel | beaconing |
@@ -375,23 +372,23 @@ class SecurityFinding(_Model):
     severity: str  # "critical" | "warning" | "info"
     title: str
     detail: str  # one plain sentence with the figures
-    sources: list[str] = Field(default_factory=list)  # capped, see facts["sources_total"]
-    targets: list[str] = Field(default_factory=list)  # capped, see facts["targets_total"]
+    sources: list[str] = field(default_factory=list)  # capped, see facts["sources_total"]
+    targets: list[str] = field(default_factory=list)  # capped, see facts["targets_total"]
     first_ts: float
     last_ts: float
-    evidence: SecurityEvidence = Field(default_factory=SecurityEvidence)
-    facts: dict[str, float | int | str] = Field(default_factory=dict)  # detector-specific figures
+    evidence: SecurityEvidence = field(default_factory=SecurityEvidence)
+    facts: dict[str, float | int | str] = field(default_factory=dict)  # detector-specific figures
 
 
-class SecurityReport(_Model):
+class SecurityReport(ReportModel, kw_only=True):
     """The security view: findings, most severe first (empty when nothing suspicious was seen)."""
 
     enabled: bool = True
-    detectors: list[str] = Field(default_factory=list)  # kinds that were checked
-    findings: list[SecurityFinding] = Field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)  # kinds that were checked
+    findings: list[SecurityFinding] = field(default_factory=list)
 
 
-class Generator(_Model):
+class Generator(ReportModel, kw_only=True):
     name: str = "pcap-analyzer"
     version: str
 
@@ -404,37 +401,37 @@ from pcap_analyzer.report.model_http import (  # noqa: E402  (they use Stats)
 from pcap_analyzer.report.model_tls import TlsSummary  # noqa: E402  (it builds on Stats above)
 
 
-class AnalysisResult(_Model):
-    """Everything one analysis found; `model_dump_json()` is the JSON report."""
+class AnalysisResult(ReportModel, kw_only=True):
+    """Everything one analysis found; encoded as JSON, it is the JSON report (report.json.write_json)."""
 
     schema_version: str = SCHEMA_VERSION
     generator: Generator
     analyzed_at: str  # ISO 8601 UTC
     elapsed_s: float = 0.0
     capture: CaptureInfo
-    tcp: TcpSummary = Field(default_factory=TcpSummary)
-    dns: DnsSummary = Field(default_factory=DnsSummary)
-    udp_streams: list[UdpStream] = Field(default_factory=list)
-    top_talkers: list[Talker] = Field(default_factory=list)
-    conversations: list[Conversation] = Field(default_factory=list)
-    connections: list[TcpConnection] = Field(default_factory=list)  # worst first, capped, see `limits`
-    tcp_servers: list[TcpServer] = Field(default_factory=list)  # most affected first, capped, see `limits`
-    connection_details: list[ConnectionDetail] = Field(default_factory=list)
-    timeline: Timeline = Field(default_factory=Timeline)
-    throughput: Throughput = Field(default_factory=Throughput)
-    fragmentation: Fragmentation = Field(default_factory=Fragmentation)
-    protocols: list[ProtocolShare] = Field(default_factory=list)
-    services: list[ServiceStat] = Field(default_factory=list)  # server ports, most bytes first, capped
-    gaps: list[Gap] = Field(default_factory=list)
-    bursts: list[Burst] = Field(default_factory=list)
-    health: Health = Field(default_factory=Health)
-    findings: list[Finding] = Field(default_factory=list)  # most impact first
-    security: SecurityReport = Field(default_factory=SecurityReport)
-    tls: TlsSummary = Field(default_factory=TlsSummary)
-    icmp: IcmpSummary = Field(default_factory=IcmpSummary)
-    tcp_waits: TcpWaits = Field(default_factory=TcpWaits)
-    http: HttpSummary = Field(default_factory=HttpSummary)
-    latency_breakdown: list[LatencyServer] = Field(default_factory=list)  # per server, slowest first
-    latency_connections: list[LatencyConnection] = Field(default_factory=list)  # most time first, capped
-    limits: dict[str, int] = Field(default_factory=dict)  # caps applied to the lists above
-    config: dict[str, float | int | str | bool] = Field(default_factory=dict)  # thresholds used
+    tcp: TcpSummary = field(default_factory=TcpSummary)
+    dns: DnsSummary = field(default_factory=DnsSummary)
+    udp_streams: list[UdpStream] = field(default_factory=list)
+    top_talkers: list[Talker] = field(default_factory=list)
+    conversations: list[Conversation] = field(default_factory=list)
+    connections: list[TcpConnection] = field(default_factory=list)  # worst first, capped, see `limits`
+    tcp_servers: list[TcpServer] = field(default_factory=list)  # most affected first, capped, see `limits`
+    connection_details: list[ConnectionDetail] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=Timeline)
+    throughput: Throughput = field(default_factory=Throughput)
+    fragmentation: Fragmentation = field(default_factory=Fragmentation)
+    protocols: list[ProtocolShare] = field(default_factory=list)
+    services: list[ServiceStat] = field(default_factory=list)  # server ports, most bytes first, capped
+    gaps: list[Gap] = field(default_factory=list)
+    bursts: list[Burst] = field(default_factory=list)
+    health: Health = field(default_factory=Health)
+    findings: list[Finding] = field(default_factory=list)  # most impact first
+    security: SecurityReport = field(default_factory=SecurityReport)
+    tls: TlsSummary = field(default_factory=TlsSummary)
+    icmp: IcmpSummary = field(default_factory=IcmpSummary)
+    tcp_waits: TcpWaits = field(default_factory=TcpWaits)
+    http: HttpSummary = field(default_factory=HttpSummary)
+    latency_breakdown: list[LatencyServer] = field(default_factory=list)  # per server, slowest first
+    latency_connections: list[LatencyConnection] = field(default_factory=list)  # most time first, capped
+    limits: dict[str, int] = field(default_factory=dict)  # caps applied to the lists above
+    config: dict[str, float | int | str | bool] = field(default_factory=dict)  # thresholds used

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import field
+
+from pcap_analyzer.report.base import ReportModel
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ServiceStat(_Model):
+class ServiceStat(ReportModel, kw_only=True):
     """Traffic to one server port: conversations whose responder (SYN receiver; for UDP and for TCP
     connections whose start was not captured, the first packet's receiver) uses that port."""
 
@@ -24,14 +22,14 @@ class ServiceStat(_Model):
     filter: str = ""  # Wireshark display filter of this service's traffic
 
 
-class DnsDomain(_Model):
+class DnsDomain(ReportModel, kw_only=True):
     """DNS figures of one registered domain (public suffix + one label, by the Public Suffix List)."""
 
     domain: str  # e.g. "example.co.uk"; the name itself when it has no known public suffix; "." for root
     queries: int = 0  # query packets, retransmissions included (as DnsSummary.queries)
     names: int = 0  # distinct query names under the domain
     answered: int = 0  # transactions answered
-    failures: dict[str, int] = Field(default_factory=dict)  # rcode name -> answers, NOERROR apart
+    failures: dict[str, int] = field(default_factory=dict)  # rcode name -> answers, NOERROR apart
     slow_answers: int = 0  # answers slower than dns_slow_ms
     unanswered: int = 0  # as DnsSummary.unanswered
     pending_at_end: int = 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from msgspec import field
 
-from pcap_analyzer.report.model import Stats, _Model
+from pcap_analyzer.report.base import ReportModel
+from pcap_analyzer.report.model import Stats
 
 
-class HttpRequest(_Model):
+class HttpRequest(ReportModel, kw_only=True):
     """One request and its response (times in ms; None when no response was seen)."""
 
     method: str
@@ -24,7 +25,7 @@ class HttpRequest(_Model):
     filter: str = ""  # Wireshark display filter: the request and its response
 
 
-class HttpHostStats(_Model):
+class HttpHostStats(ReportModel, kw_only=True):
     """Requests to one Host and first path segment ("/api" for "/api/users?x=1")."""
 
     host: str
@@ -33,25 +34,25 @@ class HttpHostStats(_Model):
     responses: int = 0
     errors: int = 0  # responses with status >= 400
     response_bytes: int = 0
-    response_time_ms: Stats = Field(default_factory=Stats)
+    response_time_ms: Stats = field(default_factory=Stats)
 
 
-class HttpSummary(_Model):
+class HttpSummary(ReportModel, kw_only=True):
     """HTTP/1.x over TCP on any port, found by content (request and status lines)."""
 
     requests: int = 0  # request messages (tshark http.request)
     responses: int = 0  # response messages (tshark http.response), 1xx included
     unanswered: int = 0  # requests with no final response seen
     connections: int = 0  # TCP connections carrying HTTP
-    methods: dict[str, int] = Field(default_factory=dict)
-    status_codes: dict[str, int] = Field(default_factory=dict)  # {"200": n}, tshark http.response.code
-    response_time_ms: Stats = Field(default_factory=Stats)  # request -> first response byte
-    transfer_ms: Stats = Field(default_factory=Stats)  # first -> last response byte
-    slowest: list[HttpRequest] = Field(default_factory=list)  # slowest first, capped (limits.http_slowest)
-    hosts: list[HttpHostStats] = Field(default_factory=list)  # most requests first, capped
+    methods: dict[str, int] = field(default_factory=dict)
+    status_codes: dict[str, int] = field(default_factory=dict)  # {"200": n}, tshark http.response.code
+    response_time_ms: Stats = field(default_factory=Stats)  # request -> first response byte
+    transfer_ms: Stats = field(default_factory=Stats)  # first -> last response byte
+    slowest: list[HttpRequest] = field(default_factory=list)  # slowest first, capped (limits.http_slowest)
+    hosts: list[HttpHostStats] = field(default_factory=list)  # most requests first, capped
 
 
-class LatencyServer(_Model):
+class LatencyServer(ReportModel, kw_only=True):
     """Where the time of one server's exchanges goes (medians over its exchanges, ms)."""
 
     server: str  # Host name (HTTP), else address:port
@@ -66,11 +67,11 @@ class LatencyServer(_Model):
     zero_window_ms: float = 0.0  # summed over exchanges: transfer time while the client's window was 0
     dominant: str = ""  # "network" | "server" | "transfer"
     dominant_pct: float = 0.0  # its share of network + server + transfer (medians)
-    streams: list[int] = Field(default_factory=list)  # a few tcp.stream ids
-    frames: list[int] = Field(default_factory=list)  # request frames of the slowest exchanges
+    streams: list[int] = field(default_factory=list)  # a few tcp.stream ids
+    frames: list[int] = field(default_factory=list)  # request frames of the slowest exchanges
 
 
-class LatencyConnection(_Model):
+class LatencyConnection(ReportModel, kw_only=True):
     """Where the time of one TCP connection's exchanges goes (ms; sums and medians over its exchanges)."""
 
     stream: int  # tcp.stream
@@ -78,8 +79,8 @@ class LatencyConnection(_Model):
     client_port: int
     server: str
     server_port: int
-    names: list[str] = Field(default_factory=list)  # the exchanges' servers (Host, SNI, else address:port)
-    kinds: list[str] = Field(default_factory=list)  # "http", "tls", sorted
+    names: list[str] = field(default_factory=list)  # the exchanges' servers (Host, SNI, else address:port)
+    kinds: list[str] = field(default_factory=list)  # "http", "tls", sorted
     exchanges: int = 0
     time_ms: float = 0.0  # summed over exchanges: request -> last response byte
     total_ms: float = 0.0  # median request -> last response byte

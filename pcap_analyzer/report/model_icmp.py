@@ -3,20 +3,18 @@ zero-window stalls, idle and never-closed connections, SYN retransmission timing
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import field
+
+from pcap_analyzer.report.base import ReportModel
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IcmpPeer(_Model):
+class IcmpPeer(ReportModel, kw_only=True):
     address: str
     messages: int  # ICMP / ICMPv6 messages sent (sources) or received (destinations)
     errors: int = 0  # of which error messages (unreachable, packet too big, time exceeded, ...)
 
 
-class PmtuReport(_Model):
+class PmtuReport(ReportModel, kw_only=True):
     """Fragmentation needed (ICMP 3/4) or packet too big (ICMPv6 2) from one router about one destination."""
 
     router: str  # the message's source
@@ -26,24 +24,24 @@ class PmtuReport(_Model):
     first_frame: int
 
 
-class IcmpSummary(_Model):
+class IcmpSummary(ReportModel, kw_only=True):
     """ICMP and ICMPv6 messages (outer header of each frame; an ICMP error's quoted packet is not counted)."""
 
     packets: int = 0
-    messages: dict[str, int] = Field(default_factory=dict)  # "type name/code name" -> count
+    messages: dict[str, int] = field(default_factory=dict)  # "type name/code name" -> count
     unreachable: int = 0  # ICMP type 3 + ICMPv6 type 1
     fragmentation_needed: int = 0  # ICMP 3/4 + ICMPv6 packet too big
     packet_too_big: int = 0  # ICMPv6 type 2
     time_exceeded: int = 0  # ICMP type 11 + ICMPv6 type 3
     redirects: int = 0  # ICMP type 5 + ICMPv6 type 137
-    next_hop_mtus: list[int] = Field(default_factory=list)  # distinct MTUs announced, ascending
-    sources: list[IcmpPeer] = Field(default_factory=list)  # most messages first, capped
-    destinations: list[IcmpPeer] = Field(default_factory=list)
-    pmtu: list[PmtuReport] = Field(default_factory=list)  # capped
-    error_frames: dict[str, list[int]] = Field(default_factory=dict)  # kind -> first frames (evidence)
+    next_hop_mtus: list[int] = field(default_factory=list)  # distinct MTUs announced, ascending
+    sources: list[IcmpPeer] = field(default_factory=list)  # most messages first, capped
+    destinations: list[IcmpPeer] = field(default_factory=list)
+    pmtu: list[PmtuReport] = field(default_factory=list)  # capped
+    error_frames: dict[str, list[int]] = field(default_factory=dict)  # kind -> first frames (evidence)
 
 
-class StalledConnection(_Model):
+class StalledConnection(ReportModel, kw_only=True):
     """Time one connection's sender was blocked by its peer's receive window."""
 
     stream: int
@@ -59,7 +57,7 @@ class StalledConnection(_Model):
     filter: str  # Wireshark display filter
 
 
-class IdleConnection(_Model):
+class IdleConnection(ReportModel, kw_only=True):
     stream: int
     client: str
     server: str
@@ -70,7 +68,7 @@ class IdleConnection(_Model):
     filter: str
 
 
-class OpenConnection(_Model):
+class OpenConnection(ReportModel, kw_only=True):
     """A connection with no FIN and no RST by the end of the capture."""
 
     stream: int
@@ -82,7 +80,7 @@ class OpenConnection(_Model):
     filter: str
 
 
-class SynRetry(_Model):
+class SynRetry(ReportModel, kw_only=True):
     """SYN retransmissions of one connection attempt, compared with RFC 6298 (initial RTO 1 s, doubling)."""
 
     stream: int
@@ -96,7 +94,7 @@ class SynRetry(_Model):
     filter: str
 
 
-class BlackHoleSuspect(_Model):
+class BlackHoleSuspect(ReportModel, kw_only=True):
     """Large segments retransmitted again and again while small ones pass: a path MTU black hole?"""
 
     stream: int
@@ -109,18 +107,18 @@ class BlackHoleSuspect(_Model):
     filter: str
 
 
-class TcpWaits(_Model):
+class TcpWaits(ReportModel, kw_only=True):
     """Where TCP connections wait: stalled windows, idle gaps, never-closed connections, SYN retries."""
 
     stalled_connections: int = 0  # connections with at least one zero-window stall
     stalled_ms: float = 0.0  # over all connections
     low_window_connections: int = 0
-    stalls: list[StalledConnection] = Field(default_factory=list)  # most stalled time first, capped
+    stalls: list[StalledConnection] = field(default_factory=list)  # most stalled time first, capped
     idle_connections: int = 0  # longest gap >= idle_threshold_s
-    idle: list[IdleConnection] = Field(default_factory=list)  # longest gap first, capped
+    idle: list[IdleConnection] = field(default_factory=list)  # longest gap first, capped
     never_closed_connections: int = 0
-    never_closed: list[OpenConnection] = Field(default_factory=list)  # longest idle at end first, capped
+    never_closed: list[OpenConnection] = field(default_factory=list)  # longest idle at end first, capped
     syn_retry_connections: int = 0
     syn_retry_nonstandard: int = 0  # of which with intervals not as RFC 6298
-    syn_retries: list[SynRetry] = Field(default_factory=list)  # capped
-    black_hole_suspects: list[BlackHoleSuspect] = Field(default_factory=list)  # capped
+    syn_retries: list[SynRetry] = field(default_factory=list)  # capped
+    black_hole_suspects: list[BlackHoleSuspect] = field(default_factory=list)  # capped

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from msgspec import field
 
-from pcap_analyzer.report.model import Stats, _Model
+from pcap_analyzer.report.base import ReportModel
+from pcap_analyzer.report.model import Stats
 
 
-class TlsHandshake(_Model):
+class TlsHandshake(ReportModel, kw_only=True):
     """One TLS connection's handshake (a TCP stream with a ClientHello)."""
 
     stream: int  # tcp.stream
@@ -17,7 +18,7 @@ class TlsHandshake(_Model):
     server_port: int
     server_name: str | None = None  # SNI of the first ClientHello
     version: str | None = None  # negotiated (ServerHello supported_versions, else its version)
-    alpn_offered: list[str] = Field(default_factory=list)
+    alpn_offered: list[str] = field(default_factory=list)
     alpn_selected: str | None = None  # readable up to TLS 1.2 (TLS 1.3 sends it encrypted)
     client_hello_frame: int
     client_hello_ts: float
@@ -38,7 +39,7 @@ class TlsHandshake(_Model):
         return f"{host}:{self.server_port}"
 
 
-class TlsServer(_Model):
+class TlsServer(ReportModel, kw_only=True):
     """Handshakes to one server: its SNI, or address:port when the ClientHello named none."""
 
     server: str
@@ -47,25 +48,25 @@ class TlsServer(_Model):
     failed: int = 0
     incomplete: int = 0
     slow: int = 0  # ClientHello -> ServerHello slower than tls_slow_handshake_ms
-    hello_ms: Stats = Field(default_factory=Stats)  # ClientHello -> ServerHello
-    done_ms: Stats = Field(default_factory=Stats)  # ClientHello -> handshake done
-    versions: dict[str, int] = Field(default_factory=dict)
-    failures: dict[str, int] = Field(default_factory=dict)  # alert name -> handshakes it aborted
+    hello_ms: Stats = field(default_factory=Stats)  # ClientHello -> ServerHello
+    done_ms: Stats = field(default_factory=Stats)  # ClientHello -> handshake done
+    versions: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # alert name -> handshakes it aborted
 
 
-class TlsSummary(_Model):
+class TlsSummary(ReportModel, kw_only=True):
     handshakes: int = 0  # ClientHello messages (tls.handshake.type == 1)
     server_hellos: int = 0  # ServerHello messages (tls.handshake.type == 2)
     connections: int = 0  # TCP streams with a ClientHello
     completed: int = 0
     failed: int = 0  # aborted by a fatal cleartext alert
-    handshake_ms: Stats = Field(default_factory=Stats)  # ClientHello -> ServerHello, per connection
-    handshake_done_ms: Stats = Field(default_factory=Stats)  # ClientHello -> handshake done, per connection
-    versions: dict[str, int] = Field(default_factory=dict)  # negotiated version -> connections
-    server_names: dict[str, int] = Field(default_factory=dict)  # SNI -> ClientHello messages
-    alpn_offered: dict[str, int] = Field(default_factory=dict)  # protocol -> ClientHellos offering it
-    alpn_selected: dict[str, int] = Field(default_factory=dict)  # protocol -> ServerHellos selecting it
-    alerts: dict[str, int] = Field(default_factory=dict)  # description name -> cleartext alert records
-    servers: list[TlsServer] = Field(default_factory=list)  # most handshakes first, capped
-    failures: list[TlsHandshake] = Field(default_factory=list)  # failed handshakes, earliest first, capped
-    slowest: list[TlsHandshake] = Field(default_factory=list)  # slowest ClientHello -> ServerHello, capped
+    handshake_ms: Stats = field(default_factory=Stats)  # ClientHello -> ServerHello, per connection
+    handshake_done_ms: Stats = field(default_factory=Stats)  # ClientHello -> handshake done, per connection
+    versions: dict[str, int] = field(default_factory=dict)  # negotiated version -> connections
+    server_names: dict[str, int] = field(default_factory=dict)  # SNI -> ClientHello messages
+    alpn_offered: dict[str, int] = field(default_factory=dict)  # protocol -> ClientHellos offering it
+    alpn_selected: dict[str, int] = field(default_factory=dict)  # protocol -> ServerHellos selecting it
+    alerts: dict[str, int] = field(default_factory=dict)  # description name -> cleartext alert records
+    servers: list[TlsServer] = field(default_factory=list)  # most handshakes first, capped
+    failures: list[TlsHandshake] = field(default_factory=list)  # failed handshakes, earliest first, capped
+    slowest: list[TlsHandshake] = field(default_factory=list)  # slowest ClientHello -> ServerHello, capped

@@ -11,7 +11,14 @@ import numpy as np
 import numpy.typing as npt
 
 from pcap_analyzer.flows.model import FlowTable
-from pcap_analyzer.report.model import ConnectionDetail, Stats, TcpConnection, TcpServer, TcpSummary
+from pcap_analyzer.report.model import (
+    ConnectionDetail,
+    FlaggedPacket,
+    Stats,
+    TcpConnection,
+    TcpServer,
+    TcpSummary,
+)
 from pcap_analyzer.tcp.model import TcpAnalysis
 from pcap_analyzer.tcp.samples import Samples
 from pcap_analyzer.tcp.state import (
@@ -357,10 +364,9 @@ class TcpReport:
         hs = ix.handshake[s]
         retr = int(cnt[_BIT[TcpAnalysis.RETRANSMISSION]])
         keep = ix.flag_order[ix.flag_bounds[s] : ix.flag_bounds[s + 1]]
-        # Plain dicts: TcpConnection validates them in one call, much faster than a model per packet.
         frames, stamps, dirs, bits = (self.flagged[k][keep] for k in (1, 2, 3, 4))
         flagged = [
-            {"frame": f, "ts": t, "direction": dd, "flags": flag_names(a)}
+            FlaggedPacket(frame=f, ts=t, direction=dd, flags=flag_names(a))
             for f, t, dd, a in zip(frames.tolist(), (stamps / 1e9).tolist(), dirs.tolist(), bits.tolist(),
                                    strict=True)
         ]

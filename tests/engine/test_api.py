@@ -9,9 +9,16 @@ from typing import Any
 import pytest
 
 from pcap_analyzer.config import AnalysisConfig, ConfigError, load_config, resolve_config
+from pcap_analyzer.report.base import from_json, to_data
 from pcap_analyzer.report.json import SCHEMA_PATH, json_schema, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _without(result: Any, keys: set[str]) -> dict[str, Any]:
+    """The result as plain data without `keys` (those that differ between two runs of one capture)."""
+    data: dict[str, Any] = to_data(result)
+    return {k: v for k, v in data.items() if k not in keys}
 
 
 def test_yaml_config_overrides_defaults(tmp_path: Path) -> None:
@@ -53,7 +60,7 @@ def test_example_config_and_docs_list_every_key() -> None:
     example = load_config(REPO / "config.example.yaml")
     assert example == AnalysisConfig()  # the example shows the defaults
     docs = (REPO / "docs" / "configuration.md").read_text()
-    for key in AnalysisConfig.model_fields:
+    for key in AnalysisConfig.__struct_fields__:
         assert f"`{key}`" in docs, key
 
 
@@ -128,7 +135,7 @@ def test_result_fills_every_section_within_its_caps(
     assert r.limits["connections"] == 30 and r.config == cfg.as_report_dict()
     assert r.findings and 0 <= r.health.score < 100
     out = write_json(r, tmp_path / "r.json")
-    assert AnalysisResult.model_validate_json(out.read_text()) == r
+    assert from_json(out.read_bytes(), AnalysisResult) == r
 
 
 def test_not_a_capture_raises_capture_format_error(tmp_path: Path) -> None:
@@ -200,7 +207,7 @@ def test_results_do_not_depend_on_read_ahead(corpus_dir: Path, monkeypatch: pyte
     monkeypatch.setattr(api, "_ReadAhead", Inline)
     inline = api.analyze(path, config={"chunk_bytes": 1 << 18})
     skip = {"analyzed_at", "elapsed_s"}
-    assert threaded.model_dump(exclude=skip) == inline.model_dump(exclude=skip)
+    assert _without(threaded, skip) == _without(inline, skip)
 
 
 def test_results_do_not_depend_on_chunk_size(corpus_dir: Path) -> None:
@@ -210,6 +217,6 @@ def test_results_do_not_depend_on_chunk_size(corpus_dir: Path) -> None:
     # enough here for every candidate to be one from the first chunk on
     path = corpus_dir / "netns_mixed_s128.pcap"
     skip = {"analyzed_at", "elapsed_s", "config"}
-    whole = analyze(path, config={"chunk_bytes": 16 << 20}).model_dump(exclude=skip)
-    halves = analyze(path, config={"chunk_bytes": 4 << 20}).model_dump(exclude=skip)
-    assert whole == halves
+    whole = analyze(path, config={"chunk_bytes": 16 << 20})
+    halves = analyze(path, config={"chunk_bytes": 4 << 20})
+    assert _without(whole, skip) == _without(halves, skip)

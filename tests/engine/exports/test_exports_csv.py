@@ -11,6 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from pcap_analyzer.cli import app
+from pcap_analyzer.report.base import to_data
 from pcap_analyzer.report.csv_export import TABLES, cell, csv_text, table_rows
 from tests.engine.exports.tshark import CAPTURE, analysed, frames, needs_tshark
 
@@ -93,7 +94,7 @@ def test_csv_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
 
 @needs_tshark
 def test_connection_rows_filters_select_their_packets(tmp_path: Path) -> None:
-    rows = table_rows(analysed().model_dump(mode="json"), TABLES[0])
+    rows = table_rows(to_data(analysed()), TABLES[0])
     assert rows is not None
     header = rows[0]
     for row in rows[1:4]:
@@ -147,8 +148,9 @@ def test_latency_connections_table(tmp_path: Path) -> None:
     r = analyze(tls / "tls_handshakes.pcap")
     write_csv(r, tmp_path)
     got = _read(tmp_path / "latency_connections.csv")
-    assert sorted(int(g["stream"]) for g in got) == sorted(int(s) for s, v in streams.items()
-                                                           if v["server_hello_frame"])
+    assert sorted(int(g["stream"]) for g in got) == sorted(
+        int(s) for s, v in streams.items() if v["server_hello_frame"]
+    )
     times = [float(g["time_ms"]) for g in got]
     assert times == sorted(times, reverse=True)
     for g in got:

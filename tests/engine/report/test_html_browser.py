@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pcap_analyzer import analyze
+from pcap_analyzer.report.base import to_data
 from pcap_analyzer.report.html import write_html
 from pcap_analyzer.report.model import AnalysisResult
 from tests.browser import save_screenshot
@@ -47,7 +48,7 @@ def test_report_opens_offline_with_data_and_charts(reports, open_report, name: s
     result, path = reports[name]
     page, log = open_report(path)
     assert_clean(log)
-    assert page.evaluate("window.PcapReport.data") == result.model_dump(mode="json")
+    assert page.evaluate("window.PcapReport.data") == to_data(result)
     assert page.inner_text("#health-score").startswith(str(result.health.score))
     if result.capture.packets:
         assert chart_points(page, "#timeline-chart") > 0

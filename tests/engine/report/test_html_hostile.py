@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from pcap_analyzer import analyze
+from pcap_analyzer.report.base import to_data
 from pcap_analyzer.report.html import write_html
 from tests.browser import save_screenshot
 from tests.engine.builders import records_from_scapy, write_pcap
@@ -52,8 +54,8 @@ def test_hostile_dns_names_and_file_name_do_not_execute(tmp_path: Path, open_rep
     names = {q.name for q in result.dns.unanswered_queries}
     assert {p + ".example" for p in PAYLOADS} <= names  # the engine kept the names verbatim
     # A web upload keeps the user's file name, which may hold "/" as well.
-    result = result.model_copy(
-        update={"capture": result.capture.model_copy(update={"file_name": FILE_NAME + "</script>"})}
+    result = msgspec.structs.replace(
+        result, capture=msgspec.structs.replace(result.capture, file_name=FILE_NAME + "</script>")
     )
     page, log = open_report(write_html(result, tmp_path / "hostile.html"))
     assert_inert(page, log)
@@ -61,7 +63,7 @@ def test_hostile_dns_names_and_file_name_do_not_execute(tmp_path: Path, open_rep
     for payload in PAYLOADS:
         assert payload + ".example" in body  # visible as text
     assert FILE_NAME + "</script>" in page.inner_text("h1")
-    assert page.evaluate("window.PcapReport.data") == result.model_dump(mode="json")
+    assert page.evaluate("window.PcapReport.data") == to_data(result)
     save_screenshot(page, "report-hostile.png")
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from pcap_analyzer import analyze
 from pcap_analyzer.report.html import write_html
-from pcap_analyzer.report.model import Evidence, Finding, TcpConnection
+from pcap_analyzer.report.model import Evidence, Finding
 from tests.browser import ARTIFACTS
 from tests.engine.report.synthetic import synthetic_result
 
@@ -123,12 +124,8 @@ def test_detail_chart_titles_do_not_overlap(tmp_path: Path, open_report: Any) ->
 
 def test_connections_table_fits_1366_pixels(tmp_path: Path, browser: Any) -> None:
     result = synthetic_result(40)
-    v6 = TcpConnection.model_validate(
-        {
-            **result.connections[0].model_dump(),
-            "stream": 999,
-            "client": "2001:db8:1234:5678:9abc:def0:1234:5678",
-        }
+    v6 = msgspec.structs.replace(
+        result.connections[0], stream=999, client="2001:db8:1234:5678:9abc:def0:1234:5678"
     )
     result.connections.append(v6)
     path = write_html(result, tmp_path / "r.html")
@@ -151,7 +148,7 @@ def test_connection_counts_have_thousands_separators(tmp_path: Path, open_report
     result = synthetic_result(3)
     first = result.connections[0]
     big = {"packets_ab": 10_000, "packets_ba": 2_345, "retransmissions": 1_200, "duplicate_acks": 4_321}
-    result.connections[0] = TcpConnection.model_validate({**first.model_dump(), **big})
+    result.connections[0] = msgspec.structs.replace(first, **big)
     page, log = open_report(write_html(result, tmp_path / "r.html"))
     row = page.locator("#conn-body tr", has_text=f"{first.client}:{first.client_port}").first
     cells = row.locator("td").all_inner_texts()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, UDP
 
 from pcap_analyzer import analyze
+from pcap_analyzer.report.base import to_data
 from pcap_analyzer.report.html import render_html
 from tests.engine.security import attacks as a
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_json_keys_are_the_documented_ones(tmp_path: Path) -> None:
     result = analyze(a.port_scan(tmp_path / "scan.pcap", "XMAS"))
-    report = json.loads(result.model_dump_json())
+    report = to_data(result)
     assert report["schema_version"] == "1.3"
     finding = report["security"]["findings"][0]
     assert set(finding) == {
