@@ -410,9 +410,9 @@ def analyze(
         config=cfg.as_report_dict(),
     )
     pipeline.finish(result)
-    # The analyzers' NumPy scalars become Python values before the rules read them, as in the JSON.
-    result = normalized(result)
     health, findings = diagnose(result, cfg)
+    # The rules write literals like impact=5 into float fields: their few rows are converted by type here
+    # (the analyzers' bulk is not: tests/engine/report/test_value_types.py checks it has the right types).
     result.health, result.findings = normalized(health), [normalized(f) for f in findings]
     add_filters(result, cfg)
     progress(total, total, packets, Phase.REPORTING)
