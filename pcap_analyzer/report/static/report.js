@@ -41,7 +41,7 @@
     return rows;
   }
 
-  /* Inverse of html_data.island_payload: resolves to the JSON report exactly as result.model_dump(mode="json"). */
+  /* Inverse of html_data.island_payload: resolves to the JSON report exactly as report.base.to_data(result). */
   function expand(payload) {
     if (!payload || payload.format !== FORMAT) return Promise.reject(new Error("unknown report data format"));
     var result = payload.result_gzip ? gunzipJson(payload.result_gzip) : Promise.resolve(payload.result);
