@@ -138,7 +138,7 @@ class UdpStreamAnalyzer:
                     dst_port=a[5],
                     packets=int(ints[s, K.PKTS]),
                     bytes=int(ints[s, K.BYTES]),
-                    duration_s=(ints[s, K.LAST_NS] - ints[s, K.FIRST_NS]) / NS,
+                    duration_s=int(ints[s, K.LAST_NS] - ints[s, K.FIRST_NS]) / NS,
                     jitter_ms=self._stats(s, est),
                     rtp_like=rtp_like,
                     rtp_lost=int(ints[s, K.SEQ_MAX] - ints[s, K.SEQ_MIN] + 1 - ints[s, K.PKTS])

@@ -166,9 +166,9 @@ class TalkersAnalyzer:
                     bytes=int(by[i]),
                     bytes_ab=ab,
                     bytes_ba=ba,
-                    first_ts=first[i] / NS,
+                    first_ts=float(first[i]) / NS,
                     duration_s=dur,
-                    throughput_bps=by[i] * 8 / dur if dur > 0 else 0.0,
+                    throughput_bps=int(by[i]) * 8 / dur if dur > 0 else 0.0,
                 )
             )
         return out

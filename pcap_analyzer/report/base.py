@@ -17,7 +17,11 @@ T = TypeVar("T", bound="ReportModel")
 
 
 class ReportModel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A part of the report: built with keywords; an unknown key is refused when a report is read."""
+    """A part of the report: built with keywords; an unknown key is refused when a report is read.
+
+    Each subclass repeats `kw_only=True` (msgspec does not inherit it), which lets fields with defaults
+    precede required ones, in the order the JSON report lists them.
+    """
 
 
 def _plain(value: Any) -> Any:

@@ -366,13 +366,14 @@ class TcpReport:
         keep = ix.flag_order[ix.flag_bounds[s] : ix.flag_bounds[s + 1]]
         frames, stamps, dirs, bits = (self.flagged[k][keep] for k in (1, 2, 3, 4))
         flagged = [
-            FlaggedPacket(frame=f, ts=t, direction=dd, flags=flag_names(a))
+            FlaggedPacket(frame=f, ts=t, direction=dd, flags=list(flag_names(a)))
             for f, t, dd, a in zip(frames.tolist(), (stamps / 1e9).tolist(), dirs.tolist(), bits.tolist(),
                                    strict=True)
         ]
         return TcpConnection(
             stream=s, client=client, client_port=sport, server=server, server_port=dport,
-            first_frame=int(st[S_FIRST_FRAME]), first_ts=st[S_FIRST_TS] / 1e9, duration_s=float(duration),
+            first_frame=int(st[S_FIRST_FRAME]), first_ts=float(st[S_FIRST_TS]) / 1e9,
+            duration_s=float(duration),
             packets_ab=pk[0], packets_ba=pk[1], bytes_ab=by[0], bytes_ba=by[1],
             payload_ab=payload[0], payload_ba=payload[1],
             throughput_bps=float(sum(payload) * 8 / duration) if duration > 0 else 0.0,
