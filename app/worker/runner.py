@@ -45,9 +45,9 @@ class _ProgressRelay:
         )
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -67,11 +67,11 @@ def run(capture: Path, json_out: Path, html_out: Path, display_name: str | None 
     from pcap_analyzer.report.base import to_json
     from pcap_analyzer.report.html import render_html
 
-    _write_atomic(json_out, to_json(result).decode("utf-8"))
+    _write_atomic(json_out, to_json(result))
     html = render_html(
         result, self_contained=False, script_nonce=NONCE_PLACEHOLDER, asset_url=REPORT_ASSET_URL
     )
-    _write_atomic(html_out, html)
+    _write_atomic(html_out, html.encode("utf-8"))
     info = result.capture
     notes = [f"at byte {w.offset} (packet #{w.packet_index + 1}): {w.reason}" for w in info.warnings]
     warning = "; ".join(notes) or ("the capture is truncated" if info.truncated else None)

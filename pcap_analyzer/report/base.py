@@ -34,7 +34,7 @@ def _plain(value: Any) -> Any:
 
 def to_data(model: ReportModel) -> Any:
     """The model as the JSON report holds it: dicts, lists, str, int, float, bool and None (for NaN)."""
-    return msgspec.json.decode(msgspec.json.encode(model, enc_hook=_plain))
+    return msgspec.json.decode(to_json(model))
 
 
 def from_data(data: Any, model_type: type[T]) -> T:

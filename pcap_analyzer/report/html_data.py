@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import math
 from typing import Any
 
 from pcap_analyzer.report.base import field_names, to_data
@@ -28,17 +27,6 @@ CONNECTION_KEYS: list[str] = list(field_names(TcpConnection))
 # Characters that could end the <script> element or start an HTML comment, and the two line
 # separators that older JavaScript engines refuse in string literals. JSON allows \uXXXX for each.
 _SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def _finite(value: Any) -> Any:
-    """Non-finite floats become null, as in the JSON report (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _connection_row(conn: dict[str, Any]) -> list[Any]:
@@ -66,7 +54,7 @@ def _compact_json(value: Any) -> str:
 
 def island_payload(result: AnalysisResult, *, gzip_above: int = GZIP_ABOVE) -> dict[str, Any]:
     """The compact payload embedded in the page (see the module docstring)."""
-    data: dict[str, Any] = _finite(to_data(result))
+    data: dict[str, Any] = to_data(result)  # non-finite floats are already null, as in the JSON report
     rows = [_connection_row(c) for c in data["connections"]]
     table: dict[str, Any] = {
         "columns": CONNECTION_KEYS,
