@@ -395,8 +395,8 @@ def analyze(
         with _ReadAhead(reader, pipeline.prepare) as chunks:
             for n_chunk, ((table, flows), bytes_done, packets_done) in enumerate(chunks, 1):
                 pipeline.feed(table, flows)
+                del table, flows  # freed before the trim, and not held through the finishing phase
                 if n_chunk % _TRIM_EVERY == 0:
-                    del table, flows
                     _release_free_memory()
                 progress(bytes_done, total, packets_done, Phase.READING)
         capture = pipeline.facts.info(path, reader)
