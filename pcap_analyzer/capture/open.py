@@ -16,7 +16,11 @@ from pcap_analyzer.capture.source import MapSource, StreamSource, describe_magic
 from pcap_analyzer.capture.walk import WalkOut
 from pcap_analyzer.errors import CaptureFormatError, CaptureWarning
 
-CHUNK_BYTES = 8 << 20  # the one chunk budget: bytes of capture stream per RecordChunk
+CHUNK_BYTES = 8 << 20  # the chunk budget: bytes of capture stream per RecordChunk ...
+# ... and at most this many records. A chunk's decoded table (~180 bytes a packet) and the analysis of it
+# grow with its packets, not its bytes: 8 MB of 128-byte snapshots would be ~70,000 packets, ~45 MB in
+# flight across the two threads (measured: peak RSS 151 -> 127 MB on 1 M such packets, ~5 % more CPU).
+CHUNK_PACKETS = 32_768
 HEAD_BYTES = 1 << 16  # enough for any sane pcapng section header
 
 
@@ -84,7 +88,7 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[RecordChunk]:
         src, walker = self._src, self._walker
-        out = WalkOut(self.chunk_bytes // walker.min_record + 2)
+        out = WalkOut(min(self.chunk_bytes // walker.min_record + 2, CHUNK_PACKETS))
         want = self.chunk_bytes
         while not self._done:
             start = self._pos
