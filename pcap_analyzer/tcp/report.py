@@ -100,18 +100,18 @@ def group_stats_ms(seconds: npt.NDArray[np.floating], order: npt.NDArray[np.int6
     v = seconds[order].astype(np.float64)
     v *= 1e3
     start, n = bounds[:-1], np.diff(bounds)
-    ordered = v.copy()  # each group sorted in place: no index arrays as large as the sample
-    for lo, hi in zip(start.tolist(), bounds[1:].tolist(), strict=True):
-        ordered[lo:hi].sort()
     filled = n > 0
+    groups = np.flatnonzero(filled).tolist()
+    means = [v[bounds[g] : bounds[g + 1]].mean() for g in groups]  # capture order, as stats_ms sums
+    for lo, hi in zip(start.tolist(), bounds[1:].tolist(), strict=True):
+        v[lo:hi].sort()  # each group in place, once its mean is taken: no copy as large as the sample
     s, c = start[filled], n[filled]
-    lo, hi = ordered[s], ordered[s + c - 1]
-    median, p95 = _percentiles(ordered, s, c, 50), _percentiles(ordered, s, c, 95)
+    lo, hi = v[s], v[s + c - 1]
+    median, p95 = _percentiles(v, s, c, 50), _percentiles(v, s, c, 95)
     out = [Stats() for _ in range(n.size)]
-    for k, g in enumerate(np.flatnonzero(filled).tolist()):
-        mean = v[bounds[g] : bounds[g + 1]].mean()  # capture order, as stats_ms sums
+    for k, g in enumerate(groups):
         out[g] = Stats(count=int(c[k]), min=_ms(lo[k]), median=_ms(median[k]), p95=_ms(p95[k]),
-                       max=_ms(hi[k]), mean=_ms(mean))
+                       max=_ms(hi[k]), mean=_ms(means[k]))
     return out
 
 
@@ -278,14 +278,20 @@ class TcpReport:
         rank = np.lexsort((-cols["connections"], -(cols["refused"] + cols["never_answered"]),
                            -cols["retransmissions"]))[:limit]
         # ACK RTT of each listed server over all its samples
-        listed = np.full(g, -1, np.int64)
+        # One row per RTT sample (millions on a long capture): int32 keys, each temporary freed once used.
+        listed = np.full(g, -1, np.int32)
         listed[rank] = np.arange(rank.size)
-        of_stream = np.full(n, -1, np.int64)
+        of_stream = np.full(n, -1, np.int32)
         of_stream[has] = listed[group]
         sample_server = of_stream[self.rtt.stream]
         rows = np.flatnonzero(sample_server >= 0)
-        order, bounds = _groups(sample_server[rows], rank.size)
-        rtt = group_stats_ms(self.rtt.value, rows[order], bounds[: rank.size + 1])
+        keys = sample_server[rows]
+        del sample_server
+        order, bounds = _groups(keys, rank.size)
+        del keys
+        rows = rows[order]
+        del order
+        rtt = group_stats_ms(self.rtt.value, rows, bounds[: rank.size + 1])
         out = []
         for j in rank.tolist():
             f = int(r[first[j]])
