@@ -204,21 +204,14 @@ def print_markdown(rows: list[tuple[str, float, float, float, str]]) -> None:
 
 def startup(a: argparse.Namespace) -> tuple[float, float, float]:
     """Median wall time of --startup-runs whole-process analyses of the tiny bundled sample."""
-    runs = sorted(
-        (
-            run([*ENGINE, "analyze", str(SMALL), "--json", str(a.workdir / "tiny.json"), "--quiet"])
-            for _ in range(max(1, a.startup_runs))
-        ),
-        key=lambda r: r[0],
-    )
-    wall, cpu, rss, _ = runs[len(runs) // 2]
+    runs = max(1, a.startup_runs)
+    cmd = [*ENGINE, "analyze", str(SMALL), "--json", str(a.workdir / "tiny.json"), "--quiet"]
+    wall, cpu, rss, _ = median_run(cmd, runs)
     print(
-        f"start-up ({SMALL.name}, {SMALL.stat().st_size / 1e3:,.0f} kB, median of {len(runs)} runs): "
+        f"start-up ({SMALL.name}, {SMALL.stat().st_size / 1e3:,.0f} kB, median of {runs} runs): "
         f"{wall:.3f} s wall, {cpu:.3f} s CPU, {rss:.0f} MB peak RSS (target <= 0.12 s wall)"
     )
-    bare, numpy = (
-        median_wall([sys.executable, "-c", code], a.startup_runs) for code in ("pass", "import numpy")
-    )
+    bare, numpy = (median_run([sys.executable, "-c", code], runs)[0] for code in ("pass", "import numpy"))
     print(
         f"  the floor (median of as many runs): the bare interpreter {bare:.3f} s, "
         f"the interpreter importing NumPy {numpy:.3f} s"
@@ -226,10 +219,10 @@ def startup(a: argparse.Namespace) -> tuple[float, float, float]:
     return wall, cpu, rss
 
 
-def median_wall(cmd: list[str], runs: int) -> float:
-    """Median wall time of `runs` runs of `cmd`."""
-    walls = sorted(run(cmd)[0] for _ in range(max(1, runs)))
-    return walls[len(walls) // 2]
+def median_run(cmd: list[str], runs: int) -> tuple[float, float, float, str]:
+    """The `run` of median wall time among `runs` runs of `cmd`."""
+    ordered = sorted((run(cmd) for _ in range(runs)), key=lambda r: r[0])
+    return ordered[len(ordered) // 2]
 
 
 def memory(a: argparse.Namespace) -> None:

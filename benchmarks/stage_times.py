@@ -103,7 +103,7 @@ def _run(capture: str, times: Counter[tuple[str, str]]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("capture")
-    ap.add_argument("--runs", type=int, default=5, help="runs of each mode (medians are shown)")
+    ap.add_argument("--runs", type=int, default=5, help="runs of each mode")
     a = ap.parse_args()
     runs = max(1, a.runs)
     times: Counter[tuple[str, str]] = Counter()
@@ -118,7 +118,10 @@ def main() -> None:
     side_total = {
         side: sum(v for (s, _), v in times.items() if s == side) / runs for side in (READ_AHEAD, CALLER)
     }
-    print(f"{a.capture}: median of {runs} runs; stage costs from the one-thread runs (no contention)")
+    print(
+        f"{a.capture}: {runs} runs of each mode; stage costs are the mean of the one-thread runs "
+        f"(no contention), phase times the median"
+    )
     for side in (READ_AHEAD, CALLER):
         print(f"{side}: {side_total[side] * 1e3:.0f} ms")
         rows = sorted(((v / runs, name) for (s, name), v in times.items() if s == side), reverse=True)
